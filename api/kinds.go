@@ -1,0 +1,79 @@
+package api
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// KindInfo describes one resource kind: how it is named on the wire, in
+// REST paths and in store keys.
+type KindInfo struct {
+	Kind       string // "Pod"
+	Group      string // "" for the core group, "apps", "batch"
+	Version    string // "v1"
+	Resource   string // plural, lowercase: "pods"; also the store key's first token
+	Singular   string // "pod"; also the events subject's kind token
+	ShortNames []string
+	Namespaced bool
+	New        func() Object
+}
+
+// APIVersion is the apiVersion string of the kind ("v1", "apps/v1").
+func (k KindInfo) APIVersion() string {
+	if k.Group == "" {
+		return k.Version
+	}
+	return k.Group + "/" + k.Version
+}
+
+// kinds is the fixed table of kinds Skiff serves.
+func kinds() []KindInfo {
+	return []KindInfo{
+		{Kind: "Pod", Version: "v1", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Namespaced: true, New: func() Object { return &Pod{} }},
+		{Kind: "Node", Version: "v1", Resource: "nodes", Singular: "node", ShortNames: []string{"no"}, New: func() Object { return &Node{} }},
+	}
+}
+
+// Kinds lists every kind Skiff serves.
+func Kinds() []KindInfo { return kinds() }
+
+// LookupKind finds a kind by its Kind name ("Pod"), resource ("pods"),
+// singular ("pod") or short name ("po"), case-insensitively.
+func LookupKind(name string) (KindInfo, bool) {
+	n := strings.ToLower(name)
+	for _, k := range kinds() {
+		if strings.ToLower(k.Kind) == n || k.Resource == n || k.Singular == n {
+			return k, true
+		}
+		for _, s := range k.ShortNames {
+			if s == n {
+				return k, true
+			}
+		}
+	}
+	return KindInfo{}, false
+}
+
+// KindOf returns the KindInfo for an object's Go type.
+func KindOf(obj Object) KindInfo {
+	switch obj.(type) {
+	case *Pod:
+		k, _ := LookupKind("Pod")
+		return k
+	case *Node:
+		k, _ := LookupKind("Node")
+		return k
+	}
+	panic(fmt.Sprintf("api: %T is not a registered kind", obj))
+}
+
+// KindNames lists the Kind names, sorted, for error messages.
+func KindNames() []string {
+	var out []string
+	for _, k := range kinds() {
+		out = append(out, k.Kind)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,212 @@
+package api
+
+import "time"
+
+// The wire contract: every NATS subject, KV bucket, object store and stream
+// name Skiff uses is built here and nowhere else. docs/nats.md explains the
+// layout; the rule that shapes it is that everything a node may publish
+// starts with skiff.agent.<node>. and everything it may receive starts with
+// skiff.node.<node>. or its own inbox prefix, so one node's NATS user can be
+// limited to its own subjects.
+const (
+	// ObjectsBucket holds every API object under ObjectKey.
+	ObjectsBucket = "skiff-objects"
+	// LeasesBucket holds one Lease per node, keyed by node name.
+	LeasesBucket = "skiff-leases"
+	// ArtifactsBucket is the JetStream object store of uploaded Wasm
+	// modules, each named by its digest with ':' replaced by '-'.
+	ArtifactsBucket = "skiff-artifacts"
+	// EventsStream keeps every CloudEvent published under EventsSubjects.
+	EventsStream = "SKIFF_EVENTS"
+	// EventsSubjects is the stream's subject filter.
+	EventsSubjects = "skiff.events.>"
+	// ControlPlaneQueue is the queue group control-plane replicas share, so
+	// one agent message is handled by one replica.
+	ControlPlaneQueue = "skiff-controlplane"
+)
+
+// ClusterScope stands in for the namespace token of cluster-scoped objects
+// (nodes) in keys and subjects.
+const ClusterScope = "_"
+
+func scope(namespace string) string {
+	if namespace == "" {
+		return ClusterScope
+	}
+	return namespace
+}
+
+// ObjectKey is the KV key of an object: <resource>.<namespace>.<name>, so
+// that `nats kv watch skiff-objects 'pods.default.>'` works.
+func ObjectKey(resource, namespace, name string) string {
+	return resource + "." + scope(namespace) + "." + name
+}
+
+// ObjectKeyPrefix filters keys of a resource, in one namespace or ("") all.
+func ObjectKeyPrefix(resource, namespace string) string {
+	if namespace == "" {
+		return resource + ".>"
+	}
+	return resource + "." + namespace + ".>"
+}
+
+// EventSubject is where events about an object are published:
+// skiff.events.<kind>.<namespace>.<name>, kind singular and lowercase.
+func EventSubject(kind KindInfo, namespace, name string) string {
+	return "skiff.events." + kind.Singular + "." + scope(namespace) + "." + name
+}
+
+// Subjects the control plane publishes to one node (the node subscribes
+// to NodeSubjects(node)).
+
+// NodePodsSubject carries PodAssignment messages to a node.
+func NodePodsSubject(node string) string { return "skiff.node." + node + ".pods" }
+
+// NodeLogsSubject carries LogRequest requests to a node.
+func NodeLogsSubject(node string) string { return "skiff.node." + node + ".logs" }
+
+// NodeSubjects is everything a node receives.
+func NodeSubjects(node string) string { return "skiff.node." + node + ".>" }
+
+// NodeInboxPrefix is the inbox prefix a node's NATS connection uses for
+// replies, so its permissions can allow only its own inbox.
+func NodeInboxPrefix(node string) string { return "_INBOX_" + node }
+
+// Agent verbs: the last token of the subjects a node publishes to.
+const (
+	AgentRegister = "register" // request: NodeRegistration → Ack
+	AgentLease    = "lease"    // publish: LeaseRenewal
+	AgentSync     = "sync"     // request: SyncRequest → SyncResponse
+	AgentStatus   = "status"   // request: PodStatusReport → Ack
+	AgentArtifact = "artifact" // request: ArtifactChunkRequest → ArtifactChunk
+)
+
+// AgentSubject is the subject node publishes verb messages on:
+// skiff.agent.<node>.<verb>.
+func AgentSubject(node, verb string) string { return "skiff.agent." + node + "." + verb }
+
+// AgentSubjectAll matches verb messages from every node.
+func AgentSubjectAll(verb string) string { return "skiff.agent.*." + verb }
+
+// NodeFromAgentSubject returns the node token of a skiff.agent.<node>.<verb> subject.
+func NodeFromAgentSubject(subject string) string {
+	const p = "skiff.agent."
+	if len(subject) <= len(p) {
+		return ""
+	}
+	rest := subject[len(p):]
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '.' {
+			return rest[:i]
+		}
+	}
+	return ""
+}
+
+// Messages.
+
+// PodAssignment is pushed to a node whenever a pod bound to it changes. Pod
+// carries the whole desired pod (with DeletionTimestamp set when it must
+// stop); Removed with Namespace/Name/UID says the pod is gone from the
+// store altogether and must be stopped at once.
+type PodAssignment struct {
+	Pod       *Pod   `json:"pod,omitempty"`
+	Removed   bool   `json:"removed,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	UID       string `json:"uid,omitempty"`
+}
+
+// NodeRegistration is an agent joining: its Node as it sees itself.
+type NodeRegistration struct {
+	Node Node `json:"node"`
+}
+
+// LeaseRenewal is an agent's heartbeat.
+type LeaseRenewal struct {
+	Node                 string    `json:"node"`
+	RenewTime            time.Time `json:"renewTime"`
+	LeaseDurationSeconds int32     `json:"leaseDurationSeconds"`
+}
+
+// Lease is the stored form of a node's last heartbeat (LeasesBucket).
+type Lease struct {
+	Node                 string    `json:"node"`
+	RenewTime            time.Time `json:"renewTime"`
+	LeaseDurationSeconds int32     `json:"leaseDurationSeconds"`
+}
+
+// SyncRequest asks for the full desired set of the node's pods.
+type SyncRequest struct {
+	Node string `json:"node"`
+}
+
+// SyncResponse is the full desired set: every pod bound to the node.
+type SyncResponse struct {
+	Pods  []Pod  `json:"pods"`
+	Error string `json:"error,omitempty"`
+}
+
+// PodStatusReport is an agent's observation of one pod. Removed says the
+// agent has stopped the pod and forgotten it (the end of a graceful delete).
+type PodStatusReport struct {
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	UID       string    `json:"uid"`
+	Status    PodStatus `json:"status"`
+	Removed   bool      `json:"removed,omitempty"`
+}
+
+// Ack answers a request that returns nothing but success or an error.
+type Ack struct {
+	Error string `json:"error,omitempty"`
+}
+
+// LogRequest asks a node for a container's log.
+type LogRequest struct {
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	UID        string `json:"uid"`
+	Container  string `json:"container,omitempty"`
+	TailLines  *int64 `json:"tailLines,omitempty"`
+	LimitBytes int64  `json:"limitBytes,omitempty"`
+}
+
+// LogResponse carries the log, or why there is none.
+type LogResponse struct {
+	Data  []byte `json:"data,omitempty"`
+	Error string `json:"error,omitempty"`
+	// NotFound says the node does not know the pod or container.
+	NotFound bool `json:"notFound,omitempty"`
+}
+
+// ArtifactChunkRequest asks for bytes [Offset, Offset+Length) of the
+// artifact with this digest.
+type ArtifactChunkRequest struct {
+	Digest string `json:"digest"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+}
+
+// ArtifactChunk is one piece of an artifact; Size is the artifact's whole size.
+type ArtifactChunk struct {
+	Size     int64  `json:"size"`
+	Data     []byte `json:"data,omitempty"`
+	Error    string `json:"error,omitempty"`
+	NotFound bool   `json:"notFound,omitempty"`
+}
+
+// ArtifactChunkSize is the most an agent asks for at once; it stays well
+// under NATS' default 1 MB message limit after base64.
+const ArtifactChunkSize = 512 * 1024
+
+// ArtifactObjectName is the object store name of an artifact digest.
+func ArtifactObjectName(digest string) string {
+	out := []byte(digest)
+	for i, c := range out {
+		if c == ':' {
+			out[i] = '-'
+		}
+	}
+	return string(out)
+}

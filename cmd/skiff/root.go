@@ -1,0 +1,34 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// newRootCmd builds the command tree. Each subcommand lives in its own file
+// as a newXxxCmd function and is added here.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "skiff",
+		Short:         "Skiff: a Wasm-and-container orchestrator for the edge",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCmd(),
+	)
+	return root
+}
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.Println("skiff", version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,199 @@
+// Package config holds Skiff's whole configuration surface in one Config
+// struct (like nats-server's Options): loaded from a YAML file, then
+// environment variables, then command-line flags, and validated once.
+//
+// Package config imports only api and the standard library plus YAML.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/skiff-sh/skiff/api"
+)
+
+// Config is everything a Skiff process can be told.
+type Config struct {
+	// DataDir holds all state: JetStream files, the agent's pods, logs,
+	// module cache. Default ~/.local/share/skiff (or /var/lib/skiff as root).
+	DataDir string `json:"dataDir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `json:"logLevel"`
+	// LogFormat is text or json.
+	LogFormat string `json:"logFormat"`
+
+	API           APIConfig           `json:"api"`
+	NATS          NATSConfig          `json:"nats"`
+	Agent         AgentConfig         `json:"agent"`
+	NodeLifecycle NodeLifecycleConfig `json:"nodeLifecycle"`
+}
+
+// APIConfig configures the REST API and dashboard server.
+type APIConfig struct {
+	// Listen is host:port for HTTP. Default 127.0.0.1:8080.
+	Listen string `json:"listen"`
+	// MaxBodyBytes caps request bodies (413 above). Default 8 MiB.
+	MaxBodyBytes int64 `json:"maxBodyBytes"`
+}
+
+// NATSConfig configures the embedded NATS server or the connection to an
+// external one.
+type NATSConfig struct {
+	// Listen is host:port the embedded server listens on for clients
+	// (agents, the NATS CLI). Default 127.0.0.1:4222.
+	Listen string `json:"listen"`
+	// URL of an external NATS with JetStream; when set, no server is
+	// embedded.
+	URL string `json:"url"`
+	// Replicas of the buckets and streams (3 on an external cluster).
+	Replicas int `json:"replicas"`
+	// NoSync turns off fsync-before-ack in the embedded server. Never in
+	// production: acknowledged writes can be lost on power failure.
+	NoSync bool `json:"noSync"`
+}
+
+// AgentConfig configures an edge agent.
+type AgentConfig struct {
+	// NodeName is this node's name, a DNS label. Default: the hostname.
+	NodeName string `json:"nodeName"`
+	// NATSURL is where a standalone agent finds the control plane's NATS.
+	NATSURL string `json:"natsURL"`
+	// Labels are added to the node's labels (besides arch, os, hostname).
+	Labels map[string]string `json:"labels"`
+	// LeaseInterval is how often the agent renews its lease. Default 10s.
+	LeaseInterval time.Duration `json:"leaseInterval"`
+	// ResyncInterval is how often the agent re-reports status and asks
+	// for its full desired set even without a reconnect. Default 60s.
+	ResyncInterval time.Duration `json:"resyncInterval"`
+	// Wasm turns on the Wasm runtime (wazero). Default true.
+	Wasm *bool `json:"wasm"`
+}
+
+// NodeLifecycleConfig configures how the control plane judges node health.
+type NodeLifecycleConfig struct {
+	// GracePeriod without a lease renewal before a node is NotReady.
+	// Default 40s.
+	GracePeriod time.Duration `json:"gracePeriod"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	wasm := true
+	return Config{
+		DataDir:   defaultDataDir(),
+		LogLevel:  "info",
+		LogFormat: "text",
+		API:       APIConfig{Listen: "127.0.0.1:8080", MaxBodyBytes: 8 << 20},
+		NATS:      NATSConfig{Listen: "127.0.0.1:4222", Replicas: 1},
+		Agent: AgentConfig{
+			NodeName:       defaultNodeName(),
+			LeaseInterval:  10 * time.Second,
+			ResyncInterval: 60 * time.Second,
+			Wasm:           &wasm,
+		},
+		NodeLifecycle: NodeLifecycleConfig{GracePeriod: 40 * time.Second},
+	}
+}
+
+func defaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/skiff"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "skiff")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "skiff")
+	}
+	return filepath.Join(home, ".local", "share", "skiff")
+}
+
+func defaultNodeName() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "node-1"
+	}
+	h = strings.ToLower(strings.SplitN(h, ".", 2)[0])
+	if api.ValidateName(h) != nil {
+		return "node-1"
+	}
+	return h
+}
+
+// LoadFile overlays a YAML config file onto c. Unknown keys are errors.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(b, c); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// WasmEnabled reports whether the agent offers the Wasm runtime.
+func (a AgentConfig) WasmEnabled() bool { return a.Wasm == nil || *a.Wasm }
+
+// Path joins parts under DataDir.
+func (c *Config) Path(parts ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, parts...)...)
+}
+
+// Validate checks the configuration and returns every problem, each naming
+// its field.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir: required"))
+	}
+	for name, addr := range map[string]string{"api.listen": c.API.Listen, "nats.listen": c.NATS.Listen} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		}
+	}
+	if c.Agent.NodeName != "" {
+		if err := api.ValidateName(c.Agent.NodeName); err != nil {
+			errs = append(errs, fmt.Errorf("agent.nodeName: %w", err))
+		}
+	}
+	if c.Agent.LeaseInterval <= 0 {
+		errs = append(errs, errors.New("agent.leaseInterval: must be more than 0"))
+	}
+	if c.Agent.ResyncInterval <= 0 {
+		errs = append(errs, errors.New("agent.resyncInterval: must be more than 0"))
+	}
+	if c.NodeLifecycle.GracePeriod <= c.Agent.LeaseInterval {
+		errs = append(errs, errors.New("nodeLifecycle.gracePeriod: must be longer than agent.leaseInterval"))
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
+		errs = append(errs, errors.New("nats.replicas: must be 1 to 5"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("logLevel: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("logFormat: %q is not text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// Platform is this process's os and arch in Kubernetes' label values
+// (arm for armv7, as kubernetes.io/arch does).
+func Platform() (goos, goarch string) { return runtime.GOOS, runtime.GOARCH }

@@ -1,0 +1,83 @@
+// Package natsserver runs the embedded NATS server with JetStream that holds
+// Skiff's state, and connects clients to it or to an external NATS.
+package natsserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Options configure the embedded server.
+type Options struct {
+	// Listen is host:port for NATS clients; port -1 picks a free one.
+	Listen string
+	// StoreDir is where JetStream keeps its files.
+	StoreDir string
+	// NoSync turns off fsync before acknowledging writes. Only for
+	// throwaway benchmarks and tests that measure without it: with it off,
+	// acknowledged writes can be lost on power failure.
+	NoSync bool
+	// ServerName names the server in logs and cluster views.
+	ServerName string
+}
+
+// Start runs an embedded nats-server with JetStream and waits until it
+// accepts clients. The caller must Shutdown it.
+func Start(opts Options, log *slog.Logger) (*server.Server, error) {
+	host, portStr, err := net.SplitHostPort(opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("nats listen address %q: %w", opts.Listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("nats listen port %q: %w", portStr, err)
+	}
+	if opts.StoreDir == "" {
+		return nil, errors.New("nats store dir is required")
+	}
+	name := opts.ServerName
+	if name == "" {
+		name = "skiff"
+	}
+	sopts := &server.Options{
+		ServerName: name,
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   opts.StoreDir,
+		// Sync every write to disk before acknowledging it: the default
+		// two-minute flush loses acknowledged writes on power loss.
+		SyncAlways:         !opts.NoSync,
+		NoSigs:             true,
+		MaxPayload:         4 << 20,
+		JetStreamMaxMemory: 256 << 20,
+	}
+	s, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("configure nats server: %w", err)
+	}
+	if log != nil {
+		s.SetLoggerV2(&slogAdapter{log: log.With("component", "nats")}, false, false, false)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("nats server did not become ready on %s (is the port taken?)", opts.Listen)
+	}
+	return s, nil
+}
+
+type slogAdapter struct{ log *slog.Logger }
+
+func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any)  {}

@@ -1,0 +1,354 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/skiff-sh/skiff/api"
+)
+
+// Errors returned by the store, wrapped with the object they concern.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrConflict      = errors.New("the object has been modified; apply your changes to the latest version and try again")
+	ErrAlreadyExists = errors.New("already exists")
+)
+
+// Options configure the bucket.
+type Options struct {
+	// Replicas of the bucket's stream: 1 for the embedded server, 3 on an
+	// external NATS cluster.
+	Replicas int
+}
+
+// Store is typed CRUD and Watch over the objects bucket. Use For to get a
+// typed Resource; the untyped methods serve the REST API, which handles
+// every kind the same way.
+type Store struct {
+	kv  jetstream.KeyValue
+	now func() time.Time
+}
+
+// Open creates or updates the objects bucket and returns a Store over it.
+func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, error) {
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      api.ObjectsBucket,
+		Description: "Skiff API objects, keyed <resource>.<namespace>.<name>",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    opts.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", api.ObjectsBucket, err)
+	}
+	return &Store{kv: kv, now: time.Now}, nil
+}
+
+// KV returns the underlying bucket, for benchmarks that measure raw KV
+// operations beside the store's.
+func (s *Store) KV() jetstream.KeyValue { return s.kv }
+
+func describe(info api.KindInfo, ns, name string) string {
+	if ns == "" {
+		return fmt.Sprintf("%s %q", info.Singular, name)
+	}
+	return fmt.Sprintf("%s %s/%s", info.Singular, ns, name)
+}
+
+func keyOf(info api.KindInfo, m *api.ObjectMeta) string {
+	ns := m.Namespace
+	if !info.Namespaced {
+		ns = ""
+	}
+	return api.ObjectKey(info.Resource, ns, m.Name)
+}
+
+func encode(obj api.Object) ([]byte, error) {
+	m := obj.GetObjectMeta()
+	rv := m.ResourceVersion
+	m.ResourceVersion = "" // the KV revision is the version; never store it
+	b, err := json.Marshal(obj)
+	m.ResourceVersion = rv
+	return b, err
+}
+
+func decodeEntry(info api.KindInfo, e jetstream.KeyValueEntry) (api.Object, error) {
+	obj := info.New()
+	if err := json.Unmarshal(e.Value(), obj); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", e.Key(), err)
+	}
+	obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(e.Revision(), 10)
+	return obj, nil
+}
+
+// ParseResourceVersion turns a resourceVersion back into a KV revision.
+func ParseResourceVersion(rv string) (uint64, error) {
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("resourceVersion %q is not a version this server issued", rv)
+	}
+	return n, nil
+}
+
+const generateSuffixChars = "bcdfghjklmnpqrstvwxz2456789"
+
+func generateSuffix() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = generateSuffixChars[int(b[i])%len(generateSuffixChars)]
+	}
+	return string(b)
+}
+
+// CreateObject stores a new object. It sets uid, creationTimestamp and, for
+// metadata.generateName, the name. It returns ErrAlreadyExists when the key
+// is taken.
+func (s *Store) CreateObject(ctx context.Context, obj api.Object) error {
+	info := api.KindOf(obj)
+	m := obj.GetObjectMeta()
+	if m.Name == "" && m.GenerateName != "" {
+		m.Name = m.GenerateName + generateSuffix()
+	}
+	m.UID = uuid.NewString()
+	m.CreationTimestamp = s.now().UTC().Truncate(time.Second)
+	m.ResourceVersion = ""
+	if m.Generation == 0 {
+		m.Generation = 1
+	}
+	b, err := encode(obj)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", describe(info, m.Namespace, m.Name), err)
+	}
+	rev, err := s.kv.Create(ctx, keyOf(info, m), b)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("%s: %w", describe(info, m.Namespace, m.Name), ErrAlreadyExists)
+		}
+		return fmt.Errorf("create %s: %w", describe(info, m.Namespace, m.Name), err)
+	}
+	m.ResourceVersion = strconv.FormatUint(rev, 10)
+	return nil
+}
+
+// GetObject reads one object; ErrNotFound when there is none.
+func (s *Store) GetObject(ctx context.Context, info api.KindInfo, ns, name string) (api.Object, error) {
+	if !info.Namespaced {
+		ns = ""
+	}
+	e, err := s.kv.Get(ctx, api.ObjectKey(info.Resource, ns, name))
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("%s: %w", describe(info, ns, name), ErrNotFound)
+		}
+		return nil, fmt.Errorf("get %s: %w", describe(info, ns, name), err)
+	}
+	return decodeEntry(info, e)
+}
+
+// ListObjects returns every object of a kind in a namespace ("" for all),
+// sorted by key, and the highest revision among them.
+func (s *Store) ListObjects(ctx context.Context, info api.KindInfo, ns string) ([]api.Object, uint64, error) {
+	if !info.Namespaced {
+		ns = ""
+	}
+	w, err := s.kv.Watch(ctx, api.ObjectKeyPrefix(info.Resource, ns), jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", info.Resource, err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []api.Object
+	var maxRev uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("list %s: %w", info.Resource, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, 0, fmt.Errorf("list %s: watcher closed", info.Resource)
+			}
+			if e == nil { // all current values delivered
+				return out, maxRev, nil
+			}
+			obj, err := decodeEntry(info, e)
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, obj)
+			maxRev = max(maxRev, e.Revision())
+		}
+	}
+}
+
+// UpdateObject replaces a stored object if its resourceVersion is still the
+// stored one (ErrConflict otherwise): one compare-and-swap, no read. With an
+// empty resourceVersion it reads the stored object first and replaces
+// whatever is there, keeping its uid and creationTimestamp. It returns
+// ErrNotFound when the object does not exist. Callers that take objects from
+// users (the REST API) must keep uid and creationTimestamp from the stored
+// object themselves.
+func (s *Store) UpdateObject(ctx context.Context, obj api.Object) error {
+	info := api.KindOf(obj)
+	m := obj.GetObjectMeta()
+	key := keyOf(info, m)
+	var rev uint64
+	if m.ResourceVersion != "" {
+		want, err := ParseResourceVersion(m.ResourceVersion)
+		if err != nil {
+			return fmt.Errorf("%s: %w", describe(info, m.Namespace, m.Name), err)
+		}
+		rev = want
+	} else {
+		cur, err := s.GetObject(ctx, info, m.Namespace, m.Name)
+		if err != nil {
+			return err
+		}
+		cm := cur.GetObjectMeta()
+		rev, _ = ParseResourceVersion(cm.ResourceVersion)
+		m.UID, m.CreationTimestamp = cm.UID, cm.CreationTimestamp
+		if m.Generation == 0 {
+			m.Generation = cm.Generation
+		}
+	}
+	b, err := encode(obj)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", describe(info, m.Namespace, m.Name), err)
+	}
+	newRev, err := s.kv.Update(ctx, key, b, rev)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) || isWrongLastSequence(err) {
+			if _, gerr := s.kv.Get(ctx, key); errors.Is(gerr, jetstream.ErrKeyNotFound) {
+				return fmt.Errorf("update %s: %w", describe(info, m.Namespace, m.Name), ErrNotFound)
+			}
+			return fmt.Errorf("update %s: %w", describe(info, m.Namespace, m.Name), ErrConflict)
+		}
+		return fmt.Errorf("update %s: %w", describe(info, m.Namespace, m.Name), err)
+	}
+	m.ResourceVersion = strconv.FormatUint(newRev, 10)
+	return nil
+}
+
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// DeleteObject removes an object. With a non-empty resourceVersion the
+// delete only happens if the object is still at that version (ErrConflict
+// otherwise). It returns ErrNotFound when there is nothing to delete.
+func (s *Store) DeleteObject(ctx context.Context, info api.KindInfo, ns, name, resourceVersion string) error {
+	if !info.Namespaced {
+		ns = ""
+	}
+	cur, err := s.GetObject(ctx, info, ns, name)
+	if err != nil {
+		return err
+	}
+	rev, _ := ParseResourceVersion(cur.GetObjectMeta().ResourceVersion)
+	if resourceVersion != "" {
+		want, err := ParseResourceVersion(resourceVersion)
+		if err != nil {
+			return fmt.Errorf("%s: %w", describe(info, ns, name), err)
+		}
+		if want != rev {
+			return fmt.Errorf("delete %s: %w", describe(info, ns, name), ErrConflict)
+		}
+	}
+	if err := s.kv.Delete(ctx, api.ObjectKey(info.Resource, ns, name), jetstream.LastRevision(rev)); err != nil {
+		if isWrongLastSequence(err) {
+			return fmt.Errorf("delete %s: %w", describe(info, ns, name), ErrConflict)
+		}
+		return fmt.Errorf("delete %s: %w", describe(info, ns, name), err)
+	}
+	return nil
+}
+
+// Resource is typed access to one kind. T is a pointer type like *api.Pod.
+type Resource[T api.Object] struct {
+	s    *Store
+	info api.KindInfo
+}
+
+// For returns typed access to the kind of T.
+func For[T api.Object](s *Store) *Resource[T] {
+	var zero T
+	obj := reflect.New(reflect.TypeOf(zero).Elem()).Interface().(api.Object)
+	return &Resource[T]{s: s, info: api.KindOf(obj)}
+}
+
+// Info describes the kind.
+func (r *Resource[T]) Info() api.KindInfo { return r.info }
+
+// Create stores a new object; see Store.CreateObject.
+func (r *Resource[T]) Create(ctx context.Context, obj T) error { return r.s.CreateObject(ctx, obj) }
+
+// Get reads one object; see Store.GetObject.
+func (r *Resource[T]) Get(ctx context.Context, ns, name string) (T, error) {
+	obj, err := r.s.GetObject(ctx, r.info, ns, name)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return obj.(T), nil
+}
+
+// List reads every object in ns ("" for all namespaces).
+func (r *Resource[T]) List(ctx context.Context, ns string) ([]T, error) {
+	objs, _, err := r.s.ListObjects(ctx, r.info, ns)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		out[i] = o.(T)
+	}
+	return out, nil
+}
+
+// Update replaces an object; see Store.UpdateObject.
+func (r *Resource[T]) Update(ctx context.Context, obj T) error { return r.s.UpdateObject(ctx, obj) }
+
+// Delete removes an object; see Store.DeleteObject.
+func (r *Resource[T]) Delete(ctx context.Context, ns, name, resourceVersion string) error {
+	return r.s.DeleteObject(ctx, r.info, ns, name, resourceVersion)
+}
+
+// Mutate reads the object, applies fn and writes it back with a
+// compare-and-swap, retrying on conflict. fn must be idempotent; it may
+// return ErrSkip to write nothing. Mutate returns the stored object.
+func (r *Resource[T]) Mutate(ctx context.Context, ns, name string, fn func(T) error) (T, error) {
+	for {
+		obj, err := r.Get(ctx, ns, name)
+		if err != nil {
+			return obj, err
+		}
+		if err := fn(obj); err != nil {
+			if errors.Is(err, ErrSkip) {
+				return obj, nil
+			}
+			return obj, err
+		}
+		err = r.Update(ctx, obj)
+		if err == nil || !errors.Is(err, ErrConflict) {
+			return obj, err
+		}
+		if ctx.Err() != nil {
+			return obj, ctx.Err()
+		}
+	}
+}
+
+// ErrSkip, returned by a Mutate function, means "nothing to change".
+var ErrSkip = errors.New("skip")
