@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -64,3 +65,13 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string { return e.Msg }
+
+// Sentinel errors that cross the REST API boundary; web maps them to HTTP
+// status codes.
+var (
+	// ErrNodeUnreachable means the node a request must reach (for a pod's
+	// log, say) did not answer.
+	ErrNodeUnreachable = errors.New("node unreachable")
+	// ErrInvalidArtifact means an uploaded artifact is not a Wasm module.
+	ErrInvalidArtifact = errors.New("invalid artifact")
+)
