@@ -1,0 +1,29 @@
+package events
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/fx"
+
+	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/controlplane/store"
+)
+
+// Module ensures the events stream and provides a *Recorder and a *Watcher
+// that records store changes while the app runs.
+var Module = fx.Module("events",
+	fx.Provide(func(js jetstream.JetStream, nc *nats.Conn, cfg config.Config) (*Recorder, error) {
+		if _, err := EnsureStream(context.Background(), js, StreamOptions{Replicas: cfg.NATS.Replicas}); err != nil {
+			return nil, err
+		}
+		return NewRecorder(nc), nil
+	}),
+	fx.Provide(func(lc fx.Lifecycle, st *store.Store, rec *Recorder, log *slog.Logger) *Watcher {
+		w := NewWatcher(st, rec, log.With("component", "events"))
+		lc.Append(fx.StartStopHook(w.Start, w.Stop))
+		return w
+	}),
+)

@@ -1,0 +1,123 @@
+// Package nodelifecycle marks nodes NotReady when their agent stops
+// renewing its lease for longer than a grace period, as Kubernetes' node
+// lifecycle controller does. (Agents renewing again are marked Ready by
+// agentapi as soon as the renewal arrives.) Taints and eviction build on
+// this later.
+//
+// Package nodelifecycle imports api and store only.
+package nodelifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/controlplane/store"
+)
+
+// Options configure the Controller.
+type Options struct {
+	// GracePeriod without a renewal before a node is NotReady. Default 40s.
+	GracePeriod time.Duration
+	// Interval between checks. Default GracePeriod/8, at least 100ms.
+	Interval time.Duration
+}
+
+// Controller watches leases and node readiness.
+type Controller struct {
+	opts   Options
+	nodes  *store.Resource[*api.Node]
+	leases jetstream.KeyValue
+	log    *slog.Logger
+	now    func() time.Time
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a Controller; Start runs it.
+func New(st *store.Store, leases jetstream.KeyValue, opts Options, log *slog.Logger) *Controller {
+	if opts.GracePeriod == 0 {
+		opts.GracePeriod = 40 * time.Second
+	}
+	if opts.Interval == 0 {
+		opts.Interval = max(opts.GracePeriod/8, 100*time.Millisecond)
+	}
+	return &Controller{opts: opts, nodes: store.For[*api.Node](st), leases: leases, log: log, now: time.Now}
+}
+
+// Start begins the periodic check.
+func (c *Controller) Start(ctx context.Context) error {
+	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(c.opts.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.Check(ctx)
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop ends the check and waits for it.
+func (c *Controller) Stop() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+}
+
+// Check marks NotReady every Ready node whose lease is older than the grace
+// period (or missing).
+func (c *Controller) Check(ctx context.Context) {
+	nodes, err := c.nodes.List(ctx, "")
+	if err != nil {
+		c.log.Warn("list nodes", "err", err)
+		return
+	}
+	now := c.now().UTC()
+	for _, n := range nodes {
+		if !n.IsReady() {
+			continue
+		}
+		renewed := time.Time{}
+		if e, err := c.leases.Get(ctx, n.Name); err == nil {
+			var l api.Lease
+			if json.Unmarshal(e.Value(), &l) == nil {
+				renewed = l.RenewTime
+			}
+		}
+		if now.Sub(renewed) <= c.opts.GracePeriod {
+			continue
+		}
+		_, err := c.nodes.Mutate(ctx, "", n.Name, func(cur *api.Node) error {
+			if !cur.IsReady() {
+				return store.ErrSkip
+			}
+			t := now.Truncate(time.Second)
+			cur.Status.SetCondition(api.NodeCondition{
+				Type: api.NodeReady, Status: api.ConditionUnknown, Reason: "NodeStatusUnknown",
+				Message: "agent stopped renewing its lease", LastHeartbeatTime: renewed, LastTransitionTime: t,
+			})
+			return nil
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			c.log.Warn("mark node not ready", "node", n.Name, "err", err)
+			continue
+		}
+		c.log.Info("node not ready", "node", n.Name, "lastRenewal", renewed)
+	}
+}
