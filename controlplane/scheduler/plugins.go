@@ -137,5 +137,5 @@ func (podCapacity) Filter(_ *api.Pod, n *NodeInfo) string {
 
 type leastPods struct{}
 
-func (leastPods) Name() string { return "LeastPods" }
+func (leastPods) Name() string                        { return "LeastPods" }
 func (leastPods) Score(_ *api.Pod, n *NodeInfo) int64 { return -int64(n.Pods) }

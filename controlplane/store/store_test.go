@@ -1,0 +1,184 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/controlplane/natsserver"
+	"github.com/skiff-sh/skiff/controlplane/store"
+)
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), js, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func newPod(name string) *api.Pod {
+	p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default"}, Spec: api.PodSpec{Containers: []api.Container{{Name: "app", Image: "busybox"}}}}
+	api.SetDefaults(p)
+	return p
+}
+
+func TestCreateSetsIdentityAndResourceVersionIsKVRevision(t *testing.T) {
+	ctx := context.Background()
+	pods := store.For[*api.Pod](openStore(t))
+	p := newPod("web")
+	if err := pods.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if p.UID == "" || p.CreationTimestamp.IsZero() || p.ResourceVersion == "" {
+		t.Fatalf("create did not set uid/creationTimestamp/resourceVersion: %+v", p.ObjectMeta)
+	}
+	got, err := pods.Get(ctx, "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ResourceVersion != p.ResourceVersion || got.UID != p.UID {
+		t.Fatalf("get = rv %s uid %s, want rv %s uid %s", got.ResourceVersion, got.UID, p.ResourceVersion, p.UID)
+	}
+	if err := pods.Create(ctx, newPod("web")); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("second create: err = %v, want ErrAlreadyExists", err)
+	}
+}
+
+func TestUpdateWithStaleResourceVersionConflicts(t *testing.T) {
+	ctx := context.Background()
+	pods := store.For[*api.Pod](openStore(t))
+	p := newPod("web")
+	if err := pods.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := pods.Get(ctx, "default", "web")
+	b, _ := pods.Get(ctx, "default", "web")
+	a.Labels = map[string]string{"v": "a"}
+	if err := pods.Update(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	b.Labels = map[string]string{"v": "b"}
+	if err := pods.Update(ctx, b); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale update: err = %v, want ErrConflict", err)
+	}
+	got, _ := pods.Get(ctx, "default", "web")
+	if got.Labels["v"] != "a" {
+		t.Fatalf("stale update overwrote the newer one: labels %v", got.Labels)
+	}
+	if err := pods.Delete(ctx, "default", "web", b.ResourceVersion); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale delete: err = %v, want ErrConflict", err)
+	}
+	if err := pods.Delete(ctx, "default", "web", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(ctx, "default", "web"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: err = %v, want ErrNotFound", err)
+	}
+	if err := pods.Update(ctx, got); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update after delete: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestMutateRetriesOnConflictUntilItWins(t *testing.T) {
+	ctx := context.Background()
+	pods := store.For[*api.Pod](openStore(t))
+	if err := pods.Create(ctx, newPod("web")); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 4, 10
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				if _, err := pods.Mutate(ctx, "default", "web", func(p *api.Pod) error {
+					if p.Annotations == nil {
+						p.Annotations = map[string]string{}
+					}
+					n := len(p.Annotations)
+					p.Annotations["n"+string(rune('a'+n%26))+time.Now().Format("150405.000000000")] = "x"
+					return nil
+				}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := pods.Get(ctx, "default", "web")
+	if len(got.Annotations) != writers*each {
+		t.Fatalf("annotations = %d, want %d: a mutation was lost", len(got.Annotations), writers*each)
+	}
+}
+
+func TestListAndWatchByNamespace(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pods := store.For[*api.Pod](openStore(t))
+	for _, ns := range []string{"default", "team-a"} {
+		p := newPod("web")
+		p.Namespace = ns
+		if err := pods.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := pods.List(ctx, "")
+	if err != nil || len(all) != 2 {
+		t.Fatalf("list all = %d, %v; want 2", len(all), err)
+	}
+	one, err := pods.List(ctx, "team-a")
+	if err != nil || len(one) != 1 || one[0].Namespace != "team-a" {
+		t.Fatalf("list team-a = %v, %v", one, err)
+	}
+	ch, err := pods.Watch(ctx, store.WatchOptions{Namespace: "team-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.EventType{store.Added, store.Synced, store.Modified, store.Deleted}
+	go func() {
+		p, _ := pods.Get(ctx, "team-a", "web")
+		p.Labels = map[string]string{"x": "y"}
+		_ = pods.Update(ctx, p)
+		_ = pods.Delete(ctx, "default", "web", "") // other namespace: not seen
+		_ = pods.Delete(ctx, "team-a", "web", "")
+	}()
+	for i, w := range want {
+		select {
+		case ev := <-ch:
+			if ev.Type != w {
+				t.Fatalf("event %d = %s, want %s", i, ev.Type, w)
+			}
+			if ev.Type != store.Synced && ev.Namespace != "team-a" {
+				t.Fatalf("event %d from namespace %q", i, ev.Namespace)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no event %d (%s) within 5s", i, w)
+		}
+	}
+}
