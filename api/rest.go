@@ -101,3 +101,11 @@ type StatusCause struct {
 	Message string `json:"message,omitempty"`
 	Field   string `json:"field,omitempty"`
 }
+
+// Artifact is the answer to an upload at ArtifactsPath: the module's digest,
+// the image reference a Wasm pod uses to run it, and its size in bytes.
+type Artifact struct {
+	Digest string `json:"digest"`
+	Image  string `json:"image"`
+	Size   int64  `json:"size"`
+}

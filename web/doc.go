@@ -1,0 +1,11 @@
+// Package web is Skiff's REST API server (Echo): Kubernetes-shaped
+// endpoints for pods and nodes under /api/v1, Wasm module uploads, health.
+// It validates and defaults what users send (package api), writes it to the
+// store, and maps every error to a Kubernetes Status body in one place
+// (errors.go). Pod logs and artifact storage come through the LogSource and
+// ArtifactStore interfaces, implemented by the control plane.
+//
+// Package web imports api, config and controlplane/store; it must never
+// import the rest of controlplane, edge or runtimes: it meets the other
+// components in the store.
+package web

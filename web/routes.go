@@ -1,0 +1,104 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/skiff-sh/skiff/api"
+)
+
+// Echo path parameters.
+const (
+	paramNamespace = "namespace"
+	paramName      = "name"
+)
+
+// verbs says which REST verbs a kind's routes serve.
+type verbs struct {
+	get, list, create, replace, delete bool
+}
+
+// routes registers every endpoint.
+func (s *Server) routes() {
+	e := s.echo
+	e.GET(api.HealthzPath, s.healthz)
+	e.POST(api.ArtifactsPath, s.uploadArtifact)
+
+	pods, _ := api.LookupKind("Pod")
+	pk := s.kind(pods)
+	s.register(pods, verbs{get: true, list: true, create: true, replace: true}, pk)
+	item := api.ResourcePath(pods, ":"+paramNamespace, ":"+paramName)
+	e.DELETE(item, s.deletePod)
+	e.GET(item+"/"+api.LogSubresource, s.podLog)
+
+	nodes, _ := api.LookupKind("Node")
+	s.register(nodes, verbs{get: true, list: true}, s.kind(nodes))
+	// Unknown paths (404) and methods (405) end in Echo's errors, which
+	// handleError turns into the same Status body as every other error.
+}
+
+// register adds the generic routes of a kind: collection and item paths,
+// and for namespaced kinds the all-namespaces list.
+func (s *Server) register(info api.KindInfo, v verbs, k kindHandlers) {
+	e := s.echo
+	ns := ""
+	if info.Namespaced {
+		ns = ":" + paramNamespace
+	}
+	collection := api.ResourcePath(info, ns, "")
+	item := api.ResourcePath(info, ns, ":"+paramName)
+	if v.list {
+		e.GET(collection, k.list)
+		if info.Namespaced {
+			e.GET(api.ResourcePath(info, "", ""), k.list)
+		}
+	}
+	if v.create {
+		e.POST(collection, k.create)
+	}
+	if v.get {
+		e.GET(item, k.get)
+	}
+	if v.replace {
+		e.PUT(item, k.replace)
+	}
+	if v.delete {
+		e.DELETE(item, k.deleteNow)
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// pathNamespace returns the namespace in the path ("" on the
+// all-namespaces and cluster-scoped paths), checked to be a DNS label so
+// that it cannot widen a store key.
+func pathNamespace(c echo.Context) (string, error) {
+	ns := c.Param(paramNamespace)
+	if ns == "" {
+		return "", nil
+	}
+	if err := api.ValidateName(ns); err != nil {
+		return "", badField("namespace", "the path's namespace %v", err)
+	}
+	return ns, nil
+}
+
+// pathName returns the object name in the path, checked to be a DNS label.
+func pathName(c echo.Context) (string, error) {
+	name := c.Param(paramName)
+	if err := api.ValidateName(name); err != nil {
+		return "", badField("name", "the path's name %v", err)
+	}
+	return name, nil
+}
+
+// mediaType is the request's Content-Type without parameters.
+func mediaType(c echo.Context) string {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}

@@ -1,0 +1,204 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/controlplane/store"
+)
+
+// LogSource reads a pod's container log from the node that runs it. It
+// returns an error wrapping api.ErrNodeUnreachable when the node does not
+// answer and store.ErrNotFound when the node does not know the pod or
+// container.
+type LogSource interface {
+	PodLogs(ctx context.Context, pod *api.Pod, req api.LogRequest) ([]byte, error)
+}
+
+// ArtifactStore keeps uploaded Wasm modules. PutArtifact returns the
+// module's digest ("sha256:<hex>") and size, or an error wrapping
+// api.ErrInvalidArtifact when the body is not a Wasm module.
+type ArtifactStore interface {
+	PutArtifact(ctx context.Context, r io.Reader) (digest string, size int64, err error)
+}
+
+// DefaultMaxBodyBytes caps request bodies when Options.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 8 << 20
+
+// Options configure the server.
+type Options struct {
+	// Listen is host:port; port 0 picks a free port (see Server.Addr).
+	Listen string
+	// MaxBodyBytes caps request bodies, uploads included; larger bodies
+	// get 413. 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// OptionsFrom takes the server's options from the API section of the
+// configuration.
+func OptionsFrom(c config.APIConfig) Options {
+	return Options{Listen: c.Listen, MaxBodyBytes: c.MaxBodyBytes}
+}
+
+// Server is the REST API server. Build it with New; serve it with Start and
+// Shutdown, or mount Handler in an http.Server or httptest.Server.
+type Server struct {
+	opts      Options
+	store     *store.Store
+	logs      LogSource
+	artifacts ArtifactStore
+	log       *slog.Logger
+	echo      *echo.Echo
+	now       func() time.Time
+
+	mu      sync.Mutex
+	httpSrv *http.Server
+	addr    net.Addr
+	served  chan struct{} // closed when the serve goroutine returns
+}
+
+// New builds the server and its routes. logs and artifacts may be nil: the
+// log and upload endpoints then answer 503.
+func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore, log *slog.Logger) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts:      opts,
+		store:     st,
+		logs:      logs,
+		artifacts: artifacts,
+		log:       log.With("component", "api"),
+		now:       time.Now,
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: s.recovered}))
+	e.Use(s.logRequests, s.limitBody)
+	s.echo = e
+	s.routes()
+	return s
+}
+
+// Handler serves the API.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Echo is the underlying router, for packages that add routes (the
+// dashboard, metrics).
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Start listens on Options.Listen and serves in the background until
+// Shutdown. ctx bounds only the listen call.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.httpSrv != nil {
+		return errors.New("api server already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("api listen on %s: %w", s.opts.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.httpSrv, s.addr, s.served = srv, ln.Addr(), make(chan struct{})
+	served := s.served
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api server stopped", "err", err)
+		}
+	}()
+	s.log.Info("api server listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the address the server listens on (host:port), or "" before Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addr == nil {
+		return ""
+	}
+	return s.addr.String()
+}
+
+// URL is the server's base URL (http://host:port), or "" before Start.
+func (s *Server) URL() string {
+	a := s.Addr()
+	if a == "" {
+		return ""
+	}
+	return "http://" + a
+}
+
+// Shutdown stops accepting requests, waits for the running ones until ctx
+// ends, then closes what is left and waits for the serve goroutine.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv, served := s.httpSrv, s.served
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		_ = srv.Close()
+		err = fmt.Errorf("api server shutdown: %w", err)
+	}
+	<-served
+	return err
+}
+
+// limitBody caps every request body at MaxBodyBytes: a declared length
+// above it is refused at once, a longer stream fails when read.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > s.opts.MaxBodyBytes {
+			return &http.MaxBytesError{Limit: s.opts.MaxBodyBytes}
+		}
+		if req.Body != nil {
+			req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, s.opts.MaxBodyBytes)
+		}
+		return next(c)
+	}
+}
+
+// logRequests logs each request when it is done: debug for success,
+// warn for server errors.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // write the Status now so the code below is the one sent
+		}
+		code := c.Response().Status
+		s.log.Log(c.Request().Context(), logLevelFor(code), "api request",
+			"method", c.Request().Method, "path", c.Request().URL.Path, "code", code,
+			"duration", time.Since(start))
+		return nil
+	}
+}
