@@ -1,0 +1,24 @@
+// Package edge is the edge agent, the kubelet's role in Skiff. It joins the
+// cluster (api.AgentRegister), renews its lease (api.AgentLease), receives
+// the pods bound to its node over core NATS (api.NodePodsSubject, and the
+// full desired set from api.AgentSync on start, on reconnect and every
+// ResyncInterval), and runs each pod through the runtimes.Driver whose
+// Capabilities().Runtime matches the pod's runtime class.
+//
+// The agent owns its node's local state under Options.DataDir:
+//
+//	pods/<uid>/pod.json      the desired pod, written (temp + fsync + rename)
+//	                         before the agent acts on it
+//	pods/<uid>/state.json    what the agent knows of its containers
+//	                         (restart counts, last states, task handles)
+//	pods/<uid>/logs/<c>.log  each container's stdout and stderr
+//	modules/sha256-<hex>.wasm  verified Wasm modules, cached by digest
+//
+// With no control plane the agent keeps running the pods it has, restarts
+// them per restartPolicy and, after its own restart, starts them again from
+// disk. Status reports (api.AgentStatus) are queued, latest per pod wins,
+// and resent until acknowledged; pod workers never wait on the network.
+//
+// Package edge imports api and runtimes (and nats.go); it never imports
+// controlplane, web or a specific driver: drivers are handed in.
+package edge
