@@ -1,0 +1,372 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/skiff-sh/skiff/api"
+)
+
+// Client talks to one Skiff API server. It is safe for concurrent use.
+type Client struct {
+	server    string
+	hc        *http.Client
+	userAgent string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sends requests with hc (timeouts, transports, tests).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// New returns a client of the API at server ("http://127.0.0.1:8080"; a
+// bare host:port means http).
+func New(server string, opts ...Option) *Client {
+	c := &Client{server: NormalizeServer(server), hc: http.DefaultClient, userAgent: "skiff-client"}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// NormalizeServer adds http:// to a bare host:port and drops a trailing
+// slash.
+func NormalizeServer(server string) string {
+	s := strings.TrimSpace(server)
+	if s == "" {
+		s = DefaultServer
+	}
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	return strings.TrimRight(s, "/")
+}
+
+// Server is the base URL the client talks to.
+func (c *Client) Server() string { return c.server }
+
+// DeleteOptions tune a delete.
+type DeleteOptions struct {
+	// GracePeriodSeconds overrides the pod's terminationGracePeriodSeconds;
+	// 0 removes the pod at once without waiting for its node (force).
+	GracePeriodSeconds *int64
+}
+
+// Healthz checks that the server answers.
+func (c *Client) Healthz(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodGet, api.HealthzPath, nil, "", nil)
+	return err
+}
+
+// CreateObject creates obj, of any kind the server serves, and returns
+// what was stored.
+func (c *Client) CreateObject(ctx context.Context, obj api.Object) (api.Object, error) {
+	info := api.KindOf(obj)
+	m := obj.GetObjectMeta()
+	out := info.New()
+	return out, c.sendObject(ctx, http.MethodPost, api.ResourcePath(info, namespaceOf(info, m.Namespace), ""), obj, out)
+}
+
+// GetObject reads one object.
+func (c *Client) GetObject(ctx context.Context, info api.KindInfo, namespace, name string) (api.Object, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	out := info.New()
+	body, err := c.do(ctx, http.MethodGet, api.ResourcePath(info, namespaceOf(info, namespace), name), nil, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", info.Singular, name, err)
+	}
+	return out, nil
+}
+
+// List is one page of a kind's objects.
+type List struct {
+	ResourceVersion string
+	Items           []api.Object
+}
+
+// ListObjects lists a kind's objects in namespace ("" for all namespaces).
+func (c *Client) ListObjects(ctx context.Context, info api.KindInfo, namespace string) (List, error) {
+	body, err := c.do(ctx, http.MethodGet, api.ResourcePath(info, namespace, ""), nil, "", nil)
+	if err != nil {
+		return List{}, err
+	}
+	var raw struct {
+		Metadata api.ListMeta      `json:"metadata"`
+		Items    []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return List{}, fmt.Errorf("decode %s list: %w", info.Resource, err)
+	}
+	out := List{ResourceVersion: raw.Metadata.ResourceVersion, Items: make([]api.Object, 0, len(raw.Items))}
+	for _, item := range raw.Items {
+		obj := info.New()
+		if err := json.Unmarshal(item, obj); err != nil {
+			return List{}, fmt.Errorf("decode %s list item: %w", info.Resource, err)
+		}
+		out.Items = append(out.Items, obj)
+	}
+	return out, nil
+}
+
+// UpdateObject replaces obj. With metadata.resourceVersion set the server
+// refuses a stale write (IsConflict).
+func (c *Client) UpdateObject(ctx context.Context, obj api.Object) (api.Object, error) {
+	info := api.KindOf(obj)
+	m := obj.GetObjectMeta()
+	if err := checkName(m.Name); err != nil {
+		return nil, err
+	}
+	out := info.New()
+	return out, c.sendObject(ctx, http.MethodPut, api.ResourcePath(info, namespaceOf(info, m.Namespace), m.Name), obj, out)
+}
+
+// DeleteObject deletes an object and returns its last state (for a pod
+// that runs on a node: the pod marked with its deletionTimestamp).
+func (c *Client) DeleteObject(ctx context.Context, info api.KindInfo, namespace, name string, opts DeleteOptions) (api.Object, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if opts.GracePeriodSeconds != nil {
+		q.Set("gracePeriodSeconds", strconv.FormatInt(*opts.GracePeriodSeconds, 10))
+	}
+	body, err := c.do(ctx, http.MethodDelete, api.ResourcePath(info, namespaceOf(info, namespace), name), q, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	out := info.New()
+	if err := json.Unmarshal(body, out); err != nil {
+		return nil, fmt.Errorf("decode deleted %s %s: %w", info.Singular, name, err)
+	}
+	return out, nil
+}
+
+// CreatePod creates a pod; an empty namespace means "default".
+func (c *Client) CreatePod(ctx context.Context, pod *api.Pod) (*api.Pod, error) {
+	return typed[*api.Pod](c.CreateObject(ctx, pod))
+}
+
+// GetPod reads a pod.
+func (c *Client) GetPod(ctx context.Context, namespace, name string) (*api.Pod, error) {
+	return typed[*api.Pod](c.GetObject(ctx, podKind(), namespace, name))
+}
+
+// ListPods lists the pods of a namespace, or of all with "".
+func (c *Client) ListPods(ctx context.Context, namespace string) ([]*api.Pod, error) {
+	return typedList[*api.Pod](c.ListObjects(ctx, podKind(), namespace))
+}
+
+// UpdatePod replaces a pod; see UpdateObject.
+func (c *Client) UpdatePod(ctx context.Context, pod *api.Pod) (*api.Pod, error) {
+	return typed[*api.Pod](c.UpdateObject(ctx, pod))
+}
+
+// DeletePod deletes a pod; see DeleteObject.
+func (c *Client) DeletePod(ctx context.Context, namespace, name string, opts DeleteOptions) (*api.Pod, error) {
+	return typed[*api.Pod](c.DeleteObject(ctx, podKind(), namespace, name, opts))
+}
+
+// ListNodes lists the nodes.
+func (c *Client) ListNodes(ctx context.Context) ([]*api.Node, error) {
+	return typedList[*api.Node](c.ListObjects(ctx, nodeKind(), ""))
+}
+
+// GetNode reads a node.
+func (c *Client) GetNode(ctx context.Context, name string) (*api.Node, error) {
+	return typed[*api.Node](c.GetObject(ctx, nodeKind(), "", name))
+}
+
+// PodLogs reads a container's log. req.Container may be empty for a pod
+// with one container; Namespace, Name and UID of req are ignored.
+func (c *Client) PodLogs(ctx context.Context, namespace, name string, req api.LogRequest) ([]byte, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if req.Container != "" {
+		q.Set("container", req.Container)
+	}
+	if req.TailLines != nil {
+		q.Set("tailLines", strconv.FormatInt(*req.TailLines, 10))
+	}
+	if req.LimitBytes > 0 {
+		q.Set("limitBytes", strconv.FormatInt(req.LimitBytes, 10))
+	}
+	path := api.ResourcePath(podKind(), namespaceOf(podKind(), namespace), name) + "/" + api.LogSubresource
+	return c.do(ctx, http.MethodGet, path, q, "", nil)
+}
+
+// UploadArtifact uploads a Wasm module and returns the image reference
+// (skiff://artifacts/sha256:…) a Wasm pod runs it by.
+func (c *Client) UploadArtifact(ctx context.Context, module io.Reader) (string, error) {
+	body, err := c.do(ctx, http.MethodPost, api.ArtifactsPath, nil, "application/wasm", module)
+	if err != nil {
+		return "", err
+	}
+	var a api.Artifact
+	if err := json.Unmarshal(body, &a); err != nil {
+		return "", fmt.Errorf("decode upload answer: %w", err)
+	}
+	if a.Image == "" {
+		return "", errors.New("the server's upload answer has no image reference")
+	}
+	return a.Image, nil
+}
+
+func podKind() api.KindInfo  { return api.KindOf(&api.Pod{}) }
+func nodeKind() api.KindInfo { return api.KindOf(&api.Node{}) }
+
+func namespaceOf(info api.KindInfo, ns string) string {
+	if info.Namespaced && ns == "" {
+		return api.DefaultNamespace
+	}
+	return ns
+}
+
+// checkName refuses names that would change the request path.
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("a name is required")
+	}
+	if strings.ContainsAny(name, "/?#%") || name == "." || name == ".." {
+		return fmt.Errorf("%q is not a valid name", name)
+	}
+	return nil
+}
+
+func typed[T api.Object](obj api.Object, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	t, ok := obj.(T)
+	if !ok {
+		return zero, fmt.Errorf("the server sent a %T, want %T", obj, zero)
+	}
+	return t, nil
+}
+
+func typedList[T api.Object](l List, err error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(l.Items))
+	for _, o := range l.Items {
+		t, ok := o.(T)
+		if !ok {
+			var zero T
+			return nil, fmt.Errorf("the server sent a %T, want %T", o, zero)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (c *Client) sendObject(ctx context.Context, method, path string, obj, out api.Object) error {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("encode %T: %w", obj, err)
+	}
+	body, err := c.do(ctx, method, path, nil, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decode answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// maxErrorBody bounds how much of a non-Status error body is quoted.
+const maxErrorBody = 512
+
+// do sends one request and returns the body of a 2xx answer; any other
+// answer is a *StatusError, and no answer a *ConnectionError.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, contentType string, body io.Reader) ([]byte, error) {
+	u := c.server + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("build request %s %s: %w", method, u, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	res, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+		}
+		return nil, &ConnectionError{Server: c.server, Err: err}
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+		}
+		return nil, &ConnectionError{Server: c.server, Err: err}
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		return data, nil
+	}
+	var st api.Status
+	if json.Unmarshal(data, &st) == nil && st.Kind == "Status" {
+		if st.Code == 0 {
+			st.Code = int32(res.StatusCode)
+		}
+		return nil, &StatusError{Status: st}
+	}
+	// Not our server, or a proxy in between: keep what it said.
+	msg := strings.Join(strings.Fields(string(data)), " ")
+	if len(msg) > maxErrorBody {
+		msg = msg[:maxErrorBody] + "…"
+	}
+	return nil, &StatusError{Status: api.Status{
+		TypeMeta: api.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   api.StatusFailure,
+		Code:     int32(res.StatusCode),
+		Reason:   reasonForCode(res.StatusCode),
+		Message:  fmt.Sprintf("%s %s: the server answered %s: %s", method, path, res.Status, msg),
+	}}
+}
+
+func reasonForCode(code int) api.StatusReason {
+	switch code {
+	case http.StatusBadRequest:
+		return api.StatusReasonBadRequest
+	case http.StatusNotFound:
+		return api.StatusReasonNotFound
+	case http.StatusConflict:
+		return api.StatusReasonConflict
+	case http.StatusUnprocessableEntity:
+		return api.StatusReasonInvalid
+	case http.StatusServiceUnavailable:
+		return api.StatusReasonServiceUnavailable
+	}
+	if code >= 500 {
+		return api.StatusReasonInternalError
+	}
+	return api.StatusReasonUnknown
+}

@@ -1,0 +1,112 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"sigs.k8s.io/yaml"
+)
+
+// DefaultServer is the API a client talks to when nothing else is set:
+// where `skiff up` listens by default.
+const DefaultServer = "http://127.0.0.1:8080"
+
+// Environment variables the client reads.
+const (
+	// EnvServer overrides the config file's server.
+	EnvServer = "SKIFF_SERVER"
+	// EnvConfig is the path of the client config file.
+	EnvConfig = "SKIFF_CONFIG"
+)
+
+// Config is the client configuration file, like a kubeconfig: where the
+// API and the NATS server of a Skiff cluster are. `skiff up` writes it.
+type Config struct {
+	// Server is the API's base URL (http://127.0.0.1:8080).
+	Server string `json:"server"`
+	// NATS is the cluster's NATS URL, for agents joining and the NATS CLI.
+	NATS string `json:"nats,omitempty"`
+}
+
+// DefaultConfigPath is $SKIFF_CONFIG, or ~/.config/skiff/config.yaml.
+func DefaultConfigPath() string {
+	if p := os.Getenv(EnvConfig); p != "" {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return filepath.Join(".config", "skiff", "config.yaml")
+	}
+	return filepath.Join(home, ".config", "skiff", "config.yaml")
+}
+
+// LoadConfig reads a config file. A missing file is an error that matches
+// fs.ErrNotExist; unknown keys are errors.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read client config: %w", err)
+	}
+	var c Config
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return Config{}, fmt.Errorf("client config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// WriteConfig writes a config file readable only by its owner (0600),
+// creating its directory (0700). It replaces the file atomically.
+func WriteConfig(path string, c Config) error {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode client config: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create client config dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".config-*.yaml")
+	if err != nil {
+		return fmt.Errorf("write client config: %w", err)
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	if err := tmp.Chmod(0o600); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("write client config: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("write client config: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write client config: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write client config: %w", err)
+	}
+	return nil
+}
+
+// ResolveServer picks the API server the way the CLI does: the --server
+// flag, then $SKIFF_SERVER, then the config file's server, then
+// DefaultServer. A config file that exists but cannot be read is an error.
+func ResolveServer(flagValue string) (string, error) {
+	if flagValue != "" {
+		return NormalizeServer(flagValue), nil
+	}
+	if s := os.Getenv(EnvServer); s != "" {
+		return NormalizeServer(s), nil
+	}
+	c, err := LoadConfig(DefaultConfigPath())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return "", err
+	case c.Server != "":
+		return NormalizeServer(c.Server), nil
+	}
+	return DefaultServer, nil
+}
