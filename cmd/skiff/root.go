@@ -13,8 +13,13 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	addClientFlags(root)
 	root.AddCommand(
 		newVersionCmd(),
+		newApplyCmd(),
+		newGetCmd(),
+		newLogsCmd(),
+		newDeleteCmd(),
 	)
 	return root
 }

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/web/client"
+)
+
+type applyOptions struct {
+	files     []string
+	namespace string
+}
+
+func newApplyCmd() *cobra.Command {
+	var o applyOptions
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE|DIR|-",
+		Short: "Create or update objects from YAML manifests",
+		Long: `Create or update the objects of one or more YAML manifests (several
+documents per file, separated by ---; every .yaml, .yml and .json file of a
+directory; - for standard input).
+
+A Wasm pod (runtimeClassName: wasm) may name a module file beside the
+manifest as its image (image: ./app.wasm): apply uploads it to the control
+plane and runs the pod from the uploaded copy.
+
+Every document is checked before anything is sent; an invalid one is
+reported with its file and fields and not sent.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runApply(cmd, o)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&o.files, "filename", "f", nil, "manifest file, directory, or - for standard input (repeatable)")
+	addNamespaceFlag(cmd, &o.namespace)
+	return cmd
+}
+
+// manifest is one document to apply and where it came from.
+type manifest struct {
+	label string // "hello.yaml" or "all.yaml (document 2)"
+	dir   string // directory local module paths are relative to
+	doc   []byte
+}
+
+// applyError is a problem with one document, reported as one line.
+func applyError(label string, err error) error { return fmt.Errorf("%s: %w", label, err) }
+
+func runApply(cmd *cobra.Command, o applyOptions) error {
+	if len(o.files) == 0 {
+		return errors.New("name the manifests to apply with -f FILE, -f DIR or -f - (standard input)")
+	}
+	var docs []manifest
+	var errs []error
+	for _, f := range o.files {
+		m, err := readManifests(f, cmd.InOrStdin())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		docs = append(docs, m...)
+	}
+
+	// Check every document before sending any.
+	type ready struct {
+		manifest
+		obj     api.Object
+		modules map[int]string // container index → local module path
+	}
+	var todo []ready
+	for _, m := range docs {
+		obj, modules, err := prepareObject(m, o.namespace, cmd.Flags().Changed("namespace"))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		todo = append(todo, ready{manifest: m, obj: obj, modules: modules})
+	}
+	if len(todo) == 0 {
+		if len(errs) == 0 {
+			return errors.New("no objects to apply: the manifests hold no documents")
+		}
+		return errors.Join(errs...)
+	}
+
+	c, err := apiClient(cmd)
+	if err != nil {
+		return err
+	}
+	uploaded := map[string]string{} // module path → image reference
+	for _, r := range todo {
+		info := api.KindOf(r.obj)
+		label := fmt.Sprintf("%s: %s/%s", r.label, info.Singular, r.obj.GetObjectMeta().Name)
+		if err := uploadModules(cmd.Context(), c, r.obj, r.modules, uploaded); err != nil {
+			if isConnectionError(err) {
+				return err
+			}
+			errs = append(errs, applyError(label, err))
+			continue
+		}
+		result, err := applyObject(cmd.Context(), c, r.obj)
+		if err != nil {
+			if isConnectionError(err) {
+				return err // every other document would fail the same way
+			}
+			errs = append(errs, applyError(label, err))
+			continue
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", info.Singular, r.obj.GetObjectMeta().Name, result)
+	}
+	return errors.Join(errs...)
+}
+
+func isConnectionError(err error) bool {
+	var ce *client.ConnectionError
+	return errors.As(err, &ce)
+}
+
+// readManifests reads a file, every manifest file of a directory, or
+// standard input ("-"), split into documents.
+func readManifests(path string, stdin io.Reader) ([]manifest, error) {
+	if path == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read standard input: %w", err)
+		}
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		}
+		return splitManifest("<stdin>", wd, b), nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathError(err))
+	}
+	if !fi.IsDir() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, unwrapPathError(err))
+		}
+		return splitManifest(path, filepath.Dir(path), b), nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathError(err))
+	}
+	var names []string
+	for _, e := range entries {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".yaml", ".yml", ".json":
+			if !e.IsDir() {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: no .yaml, .yml or .json files in this directory", path)
+	}
+	var out []manifest
+	for _, n := range names {
+		p := filepath.Join(path, n)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, unwrapPathError(err))
+		}
+		out = append(out, splitManifest(p, path, b)...)
+	}
+	return out, nil
+}
+
+// unwrapPathError drops the path an *os.PathError repeats.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func splitManifest(name, dir string, b []byte) []manifest {
+	docs := api.SplitDocuments(b)
+	out := make([]manifest, len(docs))
+	for i, d := range docs {
+		label := name
+		if len(docs) > 1 {
+			label = fmt.Sprintf("%s (document %d)", name, i+1)
+		}
+		out[i] = manifest{label: label, dir: dir, doc: d}
+	}
+	return out
+}
+
+// prepareObject decodes a document, fills in its namespace and defaults,
+// checks the local Wasm modules it names, and validates it as the server
+// will. It returns the local module paths to upload by container index.
+func prepareObject(m manifest, namespace string, namespaceSet bool) (api.Object, map[int]string, error) {
+	obj, err := api.Decode(m.doc)
+	if err != nil {
+		return nil, nil, applyError(m.label, err)
+	}
+	info := api.KindOf(obj)
+	meta := obj.GetObjectMeta()
+	if info.Namespaced {
+		switch {
+		case meta.Namespace == "":
+			meta.Namespace = namespaceOrDefault(namespace)
+		case namespaceSet && meta.Namespace != namespace:
+			return nil, nil, applyError(m.label, fmt.Errorf("metadata.namespace: %q does not match --namespace %q", meta.Namespace, namespace))
+		}
+	}
+	if meta.Name == "" {
+		return nil, nil, applyError(m.label, errors.New("metadata.name: required (apply finds the object again by its name)"))
+	}
+	api.SetDefaults(obj)
+	modules := map[int]string{}
+	if pod, ok := obj.(*api.Pod); ok && pod.Spec.IsWasm() {
+		for i := range pod.Spec.Containers {
+			ctr := &pod.Spec.Containers[i]
+			src, err := api.ParseWasmImage(ctr.Image)
+			if err != nil || src.Kind != api.WasmFromLocalFile {
+				continue // validation reports a bad reference
+			}
+			field := fmt.Sprintf("spec.containers[%d].image", i)
+			path := src.Path
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(m.dir, path)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil, nil, applyError(m.label, fmt.Errorf("%s: cannot read %s: %w", field, ctr.Image, unwrapPathError(err)))
+			}
+			if !api.IsWasmBinary(b) {
+				return nil, nil, applyError(m.label, fmt.Errorf("%s: %s is not a Wasm module (no \\0asm header)", field, ctr.Image))
+			}
+			// Validate with the reference the upload will return.
+			sum := sha256.Sum256(b)
+			ctr.Image = api.ArtifactRef("sha256:" + hex.EncodeToString(sum[:]))
+			modules[i] = path
+		}
+	}
+	if err := api.Validate(obj); err != nil {
+		return nil, nil, applyError(m.label, err)
+	}
+	return obj, modules, nil
+}
+
+// uploadModules uploads a pod's local modules (once per path per run) and
+// points its containers at the uploaded copies.
+func uploadModules(ctx context.Context, c *client.Client, obj api.Object, modules map[int]string, uploaded map[string]string) error {
+	pod, ok := obj.(*api.Pod)
+	if !ok {
+		return nil
+	}
+	for i, path := range modules {
+		ref, ok := uploaded[path]
+		if !ok {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("spec.containers[%d].image: %w", i, err)
+			}
+			ref, err = c.UploadArtifact(ctx, bytes.NewReader(b))
+			if err != nil {
+				return fmt.Errorf("upload %s: %w", path, err)
+			}
+			uploaded[path] = ref
+		}
+		pod.Spec.Containers[i].Image = ref
+	}
+	return nil
+}
+
+// updateAttempts bounds the retries of a replace that lost a race.
+const updateAttempts = 5
+
+// applyObject creates obj, or replaces the stored object of that name,
+// and says which: created, configured or unchanged.
+func applyObject(ctx context.Context, c *client.Client, obj api.Object) (string, error) {
+	if _, err := c.CreateObject(ctx, obj); err == nil {
+		return "created", nil
+	} else if !client.IsAlreadyExists(err) {
+		return "", err
+	}
+	info := api.KindOf(obj)
+	m := obj.GetObjectMeta()
+	for attempt := 1; ; attempt++ {
+		stored, err := c.GetObject(ctx, info, m.Namespace, m.Name)
+		if err != nil {
+			return "", err
+		}
+		if unchanged(stored, obj) {
+			return "unchanged", nil
+		}
+		m.ResourceVersion = stored.GetObjectMeta().ResourceVersion
+		_, err = c.UpdateObject(ctx, obj)
+		if err == nil {
+			return "configured", nil
+		}
+		if !client.IsConflict(err) || attempt == updateAttempts {
+			return "", err
+		}
+	}
+}
+
+// unchanged reports whether applying desired would change nothing the
+// user controls: the spec, labels and annotations. A pod's spec.nodeName
+// left out of the manifest is the scheduler's choice and does not count.
+func unchanged(stored, desired api.Object) bool {
+	if sp, ok := stored.(*api.Pod); ok {
+		if dp, ok := desired.(*api.Pod); ok && dp.Spec.NodeName == "" {
+			dp.Spec.NodeName = sp.Spec.NodeName
+		}
+	}
+	sm, dm := stored.GetObjectMeta(), desired.GetObjectMeta()
+	return sameJSON(specOf(stored), specOf(desired)) &&
+		sameJSON(sm.Labels, dm.Labels) && sameJSON(sm.Annotations, dm.Annotations)
+}
+
+func specOf(obj api.Object) any {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil
+	}
+	f := v.Elem().FieldByName("Spec")
+	if !f.IsValid() {
+		return nil
+	}
+	return f.Interface()
+}
+
+// sameJSON compares by JSON form: nil and empty maps and lists are equal.
+func sameJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	empty := func(s []byte) bool { return string(s) == "null" || string(s) == "{}" || string(s) == "[]" }
+	if empty(ja) && empty(jb) {
+		return true
+	}
+	return bytes.Equal(ja, jb)
+}
