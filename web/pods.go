@@ -64,9 +64,7 @@ func (s *Server) deletePod(c echo.Context) error {
 			return aboutObject(err, info, name)
 		}
 		if !deleteNow {
-			if pod.DeletionTimestamp != nil {
-				s.log.Info("pod terminating", "namespace", ns, "name", name, "node", pod.Spec.NodeName, "gracePeriodSeconds", *pod.DeletionGracePeriodSeconds)
-			}
+			s.log.Info("pod terminating", "namespace", ns, "name", name, "node", pod.Spec.NodeName)
 			pod.Kind, pod.APIVersion = info.Kind, info.APIVersion()
 			return c.JSON(http.StatusOK, pod)
 		}
