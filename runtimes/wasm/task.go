@@ -1,0 +1,186 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/skiff-sh/skiff/runtimes"
+)
+
+// Exit codes the driver reports for ends that are not the guest's own.
+const (
+	exitCodeKilled  = 137 // 128+SIGKILL: stopped, or no memory to start
+	exitCodeTrapped = 134 // 128+SIGABRT: a trap, as wasmtime reports it
+)
+
+// maxTrapMessage bounds the trap text (wazero appends a Wasm stack trace).
+const maxTrapMessage = 2048
+
+// task is one module instance and what became of it.
+type task struct {
+	cfg       *runtimes.TaskConfig
+	module    *compiledModule
+	startedAt time.Time
+
+	ctx    context.Context // cancelled to stop the instance
+	cancel context.CancelFunc
+
+	// set before run starts, owned by it afterwards
+	mod     api.Module
+	memory  *memoryLimit // nil without a limit
+	logFile *os.File     // nil without a LogPath
+
+	stopRequested atomic.Bool
+	done          chan struct{} // closed once exit is set
+
+	mu      sync.Mutex
+	exit    *runtimes.ExitResult
+	waiters []chan *runtimes.ExitResult
+}
+
+func newTask(parent context.Context, cfg *runtimes.TaskConfig, m *compiledModule) *task {
+	ctx, cancel := context.WithCancel(parent)
+	return &task{
+		cfg:       cfg,
+		module:    m,
+		startedAt: time.Now(),
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+	}
+}
+
+// nanosleep is the guest's sleep (WASI poll_oneoff with a clock): it ends
+// early when the task is stopped, so that Stop never waits out a sleep.
+func (t *task) nanosleep(ns int64) {
+	if ns <= 0 {
+		return
+	}
+	timer := time.NewTimer(time.Duration(ns))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-t.ctx.Done():
+	}
+}
+
+// exitResult turns what _start returned into an ExitResult; see the Notes
+// on Driver for the rules.
+func (t *task) exitResult(err error) *runtimes.ExitResult {
+	res := &runtimes.ExitResult{Reason: runtimes.ReasonCompleted}
+	var exitErr *sys.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		// WASI exit codes are u32; read them as the signed int a guest
+		// passed to exit.
+		res.ExitCode = int(int32(exitErr.ExitCode()))
+	default:
+		res.ExitCode = exitCodeTrapped
+		msg := err.Error()
+		if len(msg) > maxTrapMessage {
+			msg = msg[:maxTrapMessage] + "…"
+		}
+		res.Message = msg
+	}
+	switch {
+	case res.ExitCode == 0:
+	case t.stopRequested.Load():
+		res.ExitCode = exitCodeKilled
+		res.Reason = runtimes.ReasonStopped
+		res.Message = "stopped"
+	case t.memory != nil && t.memory.refused.Load():
+		res.OOMKilled = true
+		res.Reason = runtimes.ReasonOOMKilled
+		res.Message = fmt.Sprintf("memory limit of %d bytes reached: the module asked for %d bytes",
+			t.memory.limit, t.memory.peak.Load())
+	default:
+		res.Reason = runtimes.ReasonError
+	}
+	res.FinishedAt = time.Now()
+	return res
+}
+
+// finish records the exit and hands it to every waiter.
+func (t *task) finish(res *runtimes.ExitResult) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.exit = res
+	for _, ch := range t.waiters {
+		r := *res
+		ch <- &r
+		close(ch)
+	}
+	t.waiters = nil
+	close(t.done)
+}
+
+// wait returns a channel that gets the exit once and is then closed.
+func (t *task) wait() <-chan *runtimes.ExitResult {
+	ch := make(chan *runtimes.ExitResult, 1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exit != nil {
+		r := *t.exit
+		ch <- &r
+		close(ch)
+		return ch
+	}
+	t.waiters = append(t.waiters, ch)
+	return ch
+}
+
+// stop closes the instance and waits until run has reported the exit.
+func (t *task) stop(ctx context.Context) error {
+	select {
+	case <-t.done:
+		return nil
+	default:
+	}
+	t.stopRequested.Store(true)
+	t.cancel()
+	select {
+	case <-t.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for exit: %w", ctx.Err())
+	}
+}
+
+func (t *task) status() *runtimes.TaskStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := &runtimes.TaskStatus{ID: t.cfg.ID, State: runtimes.TaskRunning, StartedAt: t.startedAt}
+	if t.exit != nil {
+		r := *t.exit
+		st.State, st.Exit = runtimes.TaskExited, &r
+	}
+	return st
+}
+
+func (t *task) closeLog() {
+	if t.logFile != nil {
+		_ = t.logFile.Close()
+	}
+}
+
+// logWriter serializes the guest's stdout and stderr writes into one file
+// opened with O_APPEND.
+type logWriter struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Write(p)
+}
