@@ -20,6 +20,10 @@ func newRootCmd() *cobra.Command {
 		newGetCmd(),
 		newLogsCmd(),
 		newDeleteCmd(),
+		newUpCmd(),
+		newServerCmd(),
+		newAgentCmd(),
+		newBenchCmd(),
 	)
 	return root
 }

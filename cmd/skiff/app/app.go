@@ -1,0 +1,197 @@
+// Package app assembles Skiff's processes from the packages' fx modules:
+// the server (control plane and REST API), the edge agent, and both in one
+// process (`skiff up`). cmd/skiff and the testbed build their processes
+// here, so a test cluster is wired exactly like a real one.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/controlplane"
+	"github.com/skiff-sh/skiff/controlplane/artifacts"
+	"github.com/skiff-sh/skiff/controlplane/dispatch"
+	"github.com/skiff-sh/skiff/controlplane/natsserver"
+	"github.com/skiff-sh/skiff/edge"
+	"github.com/skiff-sh/skiff/runtimes"
+	"github.com/skiff-sh/skiff/runtimes/wasm"
+	"github.com/skiff-sh/skiff/web"
+)
+
+// NewLogger returns the process logger: text on a terminal, JSON when
+// cfg.LogFormat says so.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func common(cfg config.Config, log *slog.Logger) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, log),
+		fx.WithLogger(func() fxevent.Logger {
+			l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
+			l.UseLogLevel(slog.LevelDebug)
+			return l
+		}),
+		fx.StartTimeout(30*time.Second),
+		fx.StopTimeout(30*time.Second),
+	)
+}
+
+// serverOptions are the control plane and the REST API.
+func serverOptions(cfg config.Config) fx.Option {
+	return fx.Options(
+		controlplane.Module,
+		fx.Supply(web.OptionsFrom(cfg.API)),
+		fx.Provide(
+			func(d *dispatch.Dispatcher) web.LogSource { return d },
+			func(a *artifacts.Store) web.ArtifactStore { return a },
+		),
+		web.Module,
+	)
+}
+
+// Server is a running control plane with its API.
+type Server struct {
+	app  *fx.App
+	NATS *natsserver.Conn
+	API  *web.Server
+}
+
+// Agent is a running edge agent.
+type Agent struct {
+	app   *fx.App
+	Agent *edge.Agent
+	NC    *nats.Conn
+}
+
+// Up is a server and a local agent in one process.
+type Up struct {
+	Server
+	Agent *edge.Agent
+}
+
+// Stop stops the process's components and waits for them.
+func (s *Server) Stop(ctx context.Context) error { return s.app.Stop(ctx) }
+
+// Stop stops the agent and waits for it.
+func (a *Agent) Stop(ctx context.Context) error { return a.app.Stop(ctx) }
+
+// Done is closed when the app receives a shutdown signal.
+func (s *Server) Done() <-chan os.Signal { return s.app.Done() }
+
+// Done is closed when the app receives a shutdown signal.
+func (a *Agent) Done() <-chan os.Signal { return a.app.Done() }
+
+// StartServer builds and starts the control plane and API.
+func StartServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	s := &Server{}
+	s.app = fx.New(
+		common(cfg, log),
+		serverOptions(cfg),
+		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server) { s.NATS, s.API = cp.NATS, api }),
+	)
+	if err := s.app.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	return s, nil
+}
+
+// StartUp builds and starts the server and a local agent connected to it
+// in-process.
+func StartUp(ctx context.Context, cfg config.Config, log *slog.Logger) (*Up, error) {
+	u := &Up{}
+	u.app = fx.New(
+		common(cfg, log),
+		serverOptions(cfg),
+		fx.Provide(func(c *natsserver.Conn) (agentConn, error) {
+			var extra []nats.Option
+			if c.Server != nil {
+				extra = append(extra, nats.InProcessServer(c.Server))
+			}
+			nc, err := edge.Connect(c.ClientURL, cfg.Agent.NodeName, extra...)
+			return agentConn{nc}, err
+		}),
+		agentOptions(cfg),
+		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server, a *edge.Agent) {
+			u.NATS, u.API, u.Agent = cp.NATS, api, a
+		}),
+	)
+	if err := u.app.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	return u, nil
+}
+
+// StartAgent builds and starts an edge agent that connects to
+// cfg.Agent.NATSURL.
+func StartAgent(ctx context.Context, cfg config.Config, log *slog.Logger) (*Agent, error) {
+	a := &Agent{}
+	a.app = fx.New(
+		common(cfg, log),
+		fx.Provide(func() (agentConn, error) {
+			nc, err := edge.Connect(cfg.Agent.NATSURL, cfg.Agent.NodeName)
+			return agentConn{nc}, err
+		}),
+		fx.Provide(func(c agentConn) *nats.Conn { return c.Conn }),
+		agentOptions(cfg),
+		fx.Invoke(func(ag *edge.Agent, c agentConn) { a.Agent, a.NC = ag, c.Conn }),
+	)
+	if err := a.app.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start agent: %w", err)
+	}
+	return a, nil
+}
+
+// agentConn is the agent's own NATS connection (core NATS, its own inbox
+// prefix), kept apart from the control plane's in the fx graph.
+type agentConn struct{ *nats.Conn }
+
+// agentOptions are the edge agent. It runs in its own fx module whose
+// *nats.Conn is the agent's connection (decorated from agentConn), so in
+// `skiff up` the agent never uses the control plane's connection.
+func agentOptions(cfg config.Config) fx.Option {
+	return fx.Module("agent",
+		fx.Decorate(func(c agentConn) *nats.Conn { return c.Conn }),
+		fx.Decorate(func(log *slog.Logger) *slog.Logger {
+			return log.With("component", "agent")
+		}),
+		fx.Supply(edge.Options{
+			NodeName:       cfg.Agent.NodeName,
+			DataDir:        cfg.Path("agent"),
+			Labels:         cfg.Agent.Labels,
+			LeaseInterval:  cfg.Agent.LeaseInterval,
+			ResyncInterval: cfg.Agent.ResyncInterval,
+		}),
+		fx.Provide(
+			fx.Annotate(func(lc fx.Lifecycle, log *slog.Logger) (runtimes.Driver, error) {
+				d, err := wasm.New(wasm.Options{CacheDir: cfg.Path("agent", "wasm-cache"), Logger: log.With("runtime", "wasm")})
+				if err != nil {
+					return nil, err
+				}
+				lc.Append(fx.Hook{OnStop: d.Close})
+				return d, nil
+			}, fx.ResultTags(`group:"drivers"`)),
+		),
+		// The connection closes after the agent stopped (hooks stop in
+		// reverse order), so its last status reports still go out.
+		fx.Invoke(func(lc fx.Lifecycle, c agentConn) {
+			lc.Append(fx.Hook{OnStop: func(context.Context) error { _ = c.FlushTimeout(time.Second); c.Close(); return nil }})
+		}),
+		edge.Module,
+	)
+}

@@ -1,0 +1,149 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/skiff-sh/skiff/cmd/skiff/app"
+	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/web/client"
+)
+
+// ClusterOptions shape an in-process cluster.
+type ClusterOptions struct {
+	// Dir holds all state; each component gets its own subdirectory.
+	Dir string
+	// Agents is how many agents join over TCP, each as its own fx app
+	// with its own data dir, named node-1, node-2, …
+	Agents int
+	// Log receives every component's log; nil discards it.
+	Log io.Writer
+	// NoSync turns off fsync in the embedded NATS (benchmarks may compare).
+	NoSync bool
+	// Configure may change each config before it is used.
+	Configure func(*config.Config)
+}
+
+// Cluster is a control plane with its API and some agents, in-process.
+type Cluster struct {
+	Server *app.Server
+	Agents []*app.Agent
+	Client *client.Client
+	opts   ClusterOptions
+}
+
+// StartCluster starts a server and opts.Agents agents and waits until every
+// agent's node is registered and Ready.
+func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("testbed: ClusterOptions.Dir is required")
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Log != nil {
+		log = slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(opts.Dir, "server")
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.NATS.Listen = "127.0.0.1:-1"
+	cfg.NATS.NoSync = opts.NoSync
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	srv, err := app.StartServer(ctx, cfg, log.With("proc", "server"))
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Server: srv, Client: client.New(srv.API.URL()), opts: opts}
+	for i := 1; i <= opts.Agents; i++ {
+		if _, err := c.AddAgent(ctx, fmt.Sprintf("node-%d", i), log); err != nil {
+			_ = c.Stop(context.Background())
+			return nil, err
+		}
+	}
+	if err := c.WaitNodesReady(ctx, opts.Agents); err != nil {
+		_ = c.Stop(context.Background())
+		return nil, err
+	}
+	return c, nil
+}
+
+// AddAgent starts one more agent named node.
+func (c *Cluster) AddAgent(ctx context.Context, node string, log *slog.Logger) (*app.Agent, error) {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(c.opts.Dir, node)
+	cfg.Agent.NodeName = node
+	cfg.Agent.NATSURL = c.Server.NATS.ClientURL
+	if c.opts.Configure != nil {
+		c.opts.Configure(&cfg)
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	a, err := app.StartAgent(ctx, cfg, log.With("proc", node))
+	if err != nil {
+		return nil, err
+	}
+	c.Agents = append(c.Agents, a)
+	return a, nil
+}
+
+// WaitNodesReady polls the API until n nodes are Ready.
+func (c *Cluster) WaitNodesReady(ctx context.Context, n int) error {
+	return Poll(ctx, 30*time.Second, 20*time.Millisecond, func() (bool, error) {
+		nodes, err := c.Client.ListNodes(ctx)
+		if err != nil {
+			return false, nil
+		}
+		ready := 0
+		for _, nd := range nodes {
+			if nd.IsReady() {
+				ready++
+			}
+		}
+		return ready >= n, nil
+	})
+}
+
+// Stop stops the agents, then the server.
+func (c *Cluster) Stop(ctx context.Context) error {
+	var errs []error
+	for _, a := range c.Agents {
+		errs = append(errs, a.Stop(ctx))
+	}
+	errs = append(errs, c.Server.Stop(ctx))
+	return errors.Join(errs...)
+}
+
+// Poll calls cond every interval until it returns true, returns an error,
+// or timeout passes (then it returns an error saying so).
+func Poll(ctx context.Context, timeout, interval time.Duration, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("condition not met within %s", timeout)
+		case <-t.C:
+		}
+	}
+}
+
+// TempDir makes a directory for a cluster outside tests (benchmarks); the
+// caller removes it.
+func TempDir(prefix string) (string, error) { return os.MkdirTemp("", prefix) }
