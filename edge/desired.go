@@ -135,15 +135,16 @@ func (a *Agent) applyLocked(p *api.Pod, seq uint64) {
 			a.reporter.Enqueue(api.PodStatusReport{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Status: p.Status, Removed: true})
 			return
 		}
-		if !w.Terminating() {
-			// Keep the deletion on disk, so that a restart finishes it
-			// instead of starting the pod again.
-			if err := a.local.SavePod(p); err != nil {
-				a.log.Error("cannot save pod deletion locally", "pod", p.Namespace+"/"+p.Name, "err", err)
-			}
-			w.SetDesired(p)
+		if w.Terminating() {
+			w.Terminate(deletionGrace(p)) // may shorten the grace period
+			return
 		}
-		w.Terminate(deletionGrace(p))
+		// Keep the deletion on disk, so that a restart finishes it
+		// instead of starting the pod again.
+		if err := a.local.SavePod(p); err != nil {
+			a.log.Error("cannot save pod deletion locally", "pod", p.Namespace+"/"+p.Name, "err", err)
+		}
+		w.Delete(p, deletionGrace(p))
 		return
 	}
 	if w == nil {

@@ -87,6 +87,19 @@ func (w *podWorker) SetDesired(p *api.Pod) {
 	kick(w.wake)
 }
 
+// Delete hands the worker the pod with its deletion and asks it to stop,
+// in one step, so that the worker never mistakes the deletion for a spec
+// change.
+func (w *podWorker) Delete(p *api.Pod, grace time.Duration) {
+	w.mu.Lock()
+	w.desired = p
+	if w.termGrace == nil || grace < *w.termGrace {
+		w.termGrace = &grace
+	}
+	w.mu.Unlock()
+	kick(w.wake)
+}
+
 // Terminate asks the worker to stop the pod and forget it. A second call
 // with a shorter grace period cuts the stop short.
 func (w *podWorker) Terminate(grace time.Duration) {
@@ -208,6 +221,8 @@ func (w *podWorker) run(ctx context.Context) {
 		if specChanged {
 			np := workingCopy(desired)
 			switch {
+			case sameSpec(np, g.pod):
+				g.pod = np // metadata only
 			case g.problem != nil:
 				// Nothing ran; try the new spec at once.
 				g = w.startGeneration(ctx, np, false)
@@ -352,6 +367,12 @@ func (w *podWorker) refresh(g *generation, persist bool) {
 	}
 	p := w.Pod()
 	w.a.reporter.Enqueue(api.PodStatusReport{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Status: st})
+}
+
+func sameSpec(a, b *api.Pod) bool {
+	ja, _ := json.Marshal(a.Spec)
+	jb, _ := json.Marshal(b.Spec)
+	return string(ja) == string(jb)
 }
 
 func statusEqual(a, b api.PodStatus) bool {
