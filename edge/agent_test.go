@@ -3,6 +3,7 @@ package edge
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/runtimes"
@@ -573,4 +576,29 @@ func TestLogsRequestIsAnswered(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestReconnectTriggersFullSync(t *testing.T) {
+	e := newEnv(t)
+	d := newFakeDriver("containerd")
+	e.startAgent(d)
+	waitFor(t, "the first sync", func() bool { return e.cp.syncCount() >= 1 })
+
+	// The server goes away and comes back on the same port; meanwhile the
+	// node was given a pod it never heard of.
+	port := e.srv.Addr().(*net.TCPAddr).Port
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+	e.cp.setSyncPods(testPod("while-away", "uid-away", api.RestartPolicyAlways))
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("restarted server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+
+	waitFor(t, "the pod from the sync after reconnect", func() bool { return len(d.running("uid-away")) == 1 })
 }
