@@ -32,7 +32,8 @@ type Options struct {
 	// CacheDir holds wazero's on-disk compilation cache, so that a restarted
 	// agent loads a module it compiled before in tens of milliseconds
 	// instead of compiling it again (hundreds of milliseconds for a Go
-	// module). Empty means no on-disk cache.
+	// module). Empty means no on-disk cache. The interpreter compiles
+	// nothing to machine code and uses no cache.
 	CacheDir string
 	// Logger receives the driver's own log lines; nil discards them.
 	Logger *slog.Logger
@@ -60,7 +61,9 @@ type Options struct {
 //     runtime per distinct limit would have to decode the module again for
 //     every limit and could not tell that the guest ran out of memory; the
 //     allocator shares all compiled code and sees each refused growth. The
-//     limit covers the guest's linear memory, not the host's compiled code.
+//     limit covers the guest's linear memory, not the host's compiled code;
+//     a limit of 4 GiB or more is no limit, as a 32-bit memory cannot grow
+//     past 4 GiB anyway.
 //   - OOM rule: a task that asked for more memory than its limit allows and
 //     then did not exit 0 is reported with OOMKilled true and Reason
 //     runtimes.ReasonOOMKilled, keeping its own exit code (a Go program
@@ -99,7 +102,7 @@ type Driver struct {
 	// cancels it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // task and compile goroutines
+	wg     sync.WaitGroup // task and compile goroutines, Starts under way
 
 	mu       sync.Mutex
 	closed   bool
@@ -242,6 +245,9 @@ func (d *Driver) Start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 		return nil, fmt.Errorf("start wasm task %s: %w", cfg.ID, runtimes.ErrTaskExists)
 	}
 	d.starting[cfg.ID] = struct{}{}
+	// Close waits for Starts under way before it closes the runtime.
+	d.wg.Add(1)
+	defer d.wg.Done()
 	d.mu.Unlock()
 
 	h, err := d.start(ctx, cloneConfig(cfg))

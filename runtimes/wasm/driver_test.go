@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -430,6 +431,9 @@ func TestAModuleIsCompiledOnceForManyStarts(t *testing.T) {
 }
 
 func TestCompilationCacheDirIsFilledForTheNextProcess(t *testing.T) {
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skip("the interpreter, used on " + runtime.GOARCH + ", keeps no on-disk cache")
+	}
 	cacheDir := t.TempDir()
 	probe := fixtures.BuildWasm(t, "probe")
 
@@ -512,4 +516,31 @@ func TestIdleCompiledModulesBeyondEightAreClosedOldestFirst(t *testing.T) {
 	if n := logs.count("compiled wasm module"); n != 11 {
 		t.Fatalf("the oldest idle module was not closed: %d compilations, want 11", n)
 	}
+}
+
+func TestCloseDuringStartsLeavesNoTaskRunning(t *testing.T) {
+	d, err := wasm.New(wasm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := fixtures.BuildWasm(t, "probe")
+	var wg sync.WaitGroup
+	for i := range 6 {
+		cfg := taskFor(t, fmt.Sprintf("racing-%d", i), probe, "forever")
+		wg.Go(func() {
+			if _, err := d.Start(t.Context(), cfg); err != nil {
+				return // refused because Close came first: fine
+			}
+			res := runtimetest.WaitExit(t, d, cfg.ID)
+			if res.Reason != runtimes.ReasonStopped {
+				t.Errorf("task %s ended %+v, want Stopped by Close", cfg.ID, res)
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wg.Wait()
 }
