@@ -147,3 +147,9 @@ func Poll(ctx context.Context, timeout, interval time.Duration, cond func() (boo
 // TempDir makes a directory for a cluster outside tests (benchmarks); the
 // caller removes it.
 func TempDir(prefix string) (string, error) { return os.MkdirTemp("", prefix) }
+
+// AgentDataDir is where the agent named node keeps its local state.
+func (c *Cluster) AgentDataDir(node string) string {
+	cfg := config.Config{DataDir: filepath.Join(c.opts.Dir, node)}
+	return cfg.Path("agent")
+}
