@@ -33,8 +33,8 @@ type Options struct {
 	// and re-reports status that the control plane does not have.
 	// Default 60s.
 	ResyncInterval time.Duration
-	// HTTPClient fetches http(s) Wasm modules. Default: a client without
-	// a total timeout (each fetch is bounded by the pod's lifetime).
+	// HTTPClient fetches http(s) Wasm modules. Default: 30s to the
+	// response headers, 15 minutes for the whole download.
 	HTTPClient *http.Client
 	// AgentVersion is reported in the node's nodeInfo. Default: the
 	// binary's module version, or "dev".
@@ -57,7 +57,10 @@ func (o *Options) setDefaults() {
 		o.ResyncInterval = 60 * time.Second
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = 30 * time.Second
+		// A stalled download must end, so that the fetch is retried.
+		o.HTTPClient = &http.Client{Transport: tr, Timeout: 15 * time.Minute}
 	}
 	if o.AgentVersion == "" {
 		o.AgentVersion = agentVersion()
@@ -260,6 +263,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	<-ctx.Done()
 	_ = podsSub.Unsubscribe()
 	_ = logsSub.Unsubscribe()
+	// Let the server know at once, so that requests to the node fail fast
+	// with "no responders" instead of timing out.
+	_ = a.nc.FlushTimeout(time.Second)
 	wg.Wait()
 	a.stopWorkers()
 	a.log.Info("agent stopped")

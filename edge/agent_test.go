@@ -602,3 +602,62 @@ func TestReconnectTriggersFullSync(t *testing.T) {
 
 	waitFor(t, "the pod from the sync after reconnect", func() bool { return len(d.running("uid-away")) == 1 })
 }
+
+func TestCompletedPodIsNotRunAgainAfterAgentRestart(t *testing.T) {
+	e := newEnv(t)
+	d1 := newFakeDriver("containerd")
+	first := e.startAgent(d1)
+	uid := "uid-done"
+	p := testPod("done", uid, api.RestartPolicyNever, "exit", "0")
+	e.cp.setSyncPods(p)
+	e.cp.pushPod(p)
+	e.cp.waitReport(t, uid, "Succeeded", phaseIs(api.PodSucceeded))
+	first.stop(t)
+	reports := len(e.cp.reportsFor(uid))
+
+	d2 := newFakeDriver("containerd")
+	e.startAgent(d2)
+	waitFor(t, "the status reported again after the restart", func() bool { return len(e.cp.reportsFor(uid)) > reports })
+	last := e.cp.reportsFor(uid)[len(e.cp.reportsFor(uid))-1]
+	if last.Status.Phase != api.PodSucceeded {
+		t.Errorf("phase after restart = %s, want Succeeded", last.Status.Phase)
+	}
+	if n := len(d2.startsOf(uid)); n != 0 {
+		t.Errorf("a completed pod was started %d times after the agent restarted", n)
+	}
+}
+
+func TestDeletionReadBackFromDiskIsFinishedWithoutStartingThePod(t *testing.T) {
+	e := newEnv(t)
+	// What an agent that stopped in the middle of a deletion left behind.
+	p := testPod("dying", "uid-dying", api.RestartPolicyAlways)
+	now := time.Now().UTC()
+	p.DeletionTimestamp = &now
+	local := &localStore{dir: filepath.Join(e.dataDir, "pods")}
+	if err := local.SavePod(p); err != nil {
+		t.Fatal(err)
+	}
+	d := newFakeDriver("containerd")
+	e.startAgent(d)
+	e.cp.waitReport(t, "uid-dying", "a Removed report", removed)
+	if n := len(d.startsOf("uid-dying")); n != 0 {
+		t.Errorf("a pod being deleted was started %d times", n)
+	}
+	if exists(podDir(e.dataDir, "uid-dying")) {
+		t.Error("local state of the deleted pod is still there")
+	}
+}
+
+func TestPodDroppedBySyncComesBackWithTheNextSyncThatListsIt(t *testing.T) {
+	e := newEnv(t)
+	d := newFakeDriver("containerd")
+	opts := e.options()
+	opts.ResyncInterval = 100 * time.Millisecond
+	p := testPod("flap", "uid-flap", api.RestartPolicyAlways)
+	e.startAgentWith(opts, d)
+	e.cp.pushPod(p)
+	e.cp.waitReport(t, "uid-flap", "Running", phaseIs(api.PodRunning))
+	e.cp.waitReport(t, "uid-flap", "dropped by a sync that does not list it", removed)
+	e.cp.setSyncPods(p)
+	waitFor(t, "the pod started again", func() bool { return len(d.running("uid-flap")) == 1 && len(d.startsOf("uid-flap")) == 2 })
+}

@@ -44,6 +44,9 @@ type containerRunner struct {
 	wasm bool
 	log  *slog.Logger
 	rec  containerRecord // owned by the run goroutine
+	// recoverOnly runners re-attach to a task left by an earlier agent
+	// process, so that it can be stopped, and start nothing.
+	recoverOnly bool
 
 	ctx    context.Context // cancelled only by requestStop
 	cancel context.CancelFunc
@@ -117,6 +120,19 @@ func (r *containerRunner) run() {
 	if r.rec.Done {
 		return
 	}
+	if r.recoverOnly {
+		h := r.rec.Handle
+		switch {
+		case h == nil:
+		case r.drv.Capabilities().SurvivesAgentRestart && r.drv.Recover(r.ctx, h) == nil:
+			r.waitExit(h) // until the worker stops it
+		default:
+			ctx, cancel := r.cleanupCtx()
+			_ = r.drv.Destroy(ctx, h.ID)
+			cancel()
+		}
+		return
+	}
 	if h := r.rec.Handle; h != nil {
 		if !r.reattach(h) {
 			return
@@ -173,12 +189,18 @@ func (r *containerRunner) reattach(h *runtimes.TaskHandle) bool {
 // It returns nil when the runner should end.
 func (r *containerRunner) start() *runtimes.TaskHandle {
 	for {
-		r.setWaiting(ReasonContainerCreating, "")
+		if r.rec.State.Waiting == nil {
+			// Keep a back-off reason (CrashLoopBackOff, ImagePullBackOff)
+			// on show until the container runs or fails again.
+			r.setWaiting(ReasonContainerCreating, "")
+		}
 		image, imageID := r.c.Image, ""
 		if r.wasm {
 			mod, ok := r.a.modules.Cached(r.c.Image)
 			if !ok {
-				r.setWaiting(ReasonContainerCreating, "fetching module "+r.c.Image)
+				if r.pullFailures == 0 {
+					r.setWaiting(ReasonContainerCreating, "fetching module "+r.c.Image)
+				}
 				var err error
 				mod, err = r.a.modules.Resolve(r.ctx, r.c.Image)
 				if err != nil {

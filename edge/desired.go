@@ -58,7 +58,7 @@ func (a *Agent) onAssignment(m *nats.Msg) {
 		}
 		if w != nil {
 			// Gone from the store altogether: stop at once.
-			w.Terminate(0)
+			w.Terminate(0, true)
 		}
 	default:
 		a.log.Warn("pod assignment with neither a pod nor removed ignored")
@@ -136,7 +136,7 @@ func (a *Agent) applyLocked(p *api.Pod, seq uint64) {
 			return
 		}
 		if w.Terminating() {
-			w.Terminate(deletionGrace(p)) // may shorten the grace period
+			w.Terminate(deletionGrace(p), true) // may shorten the grace period
 			return
 		}
 		// Keep the deletion on disk, so that a restart finishes it
@@ -173,15 +173,16 @@ func (a *Agent) applyLocked(p *api.Pod, seq uint64) {
 func (a *Agent) startWorkerLocked(p *api.Pod, st *podState, seq uint64) {
 	w := newPodWorker(a, p, st)
 	w.pushSeq.Store(seq)
+	if p.DeletionTimestamp != nil {
+		// Before run, so that it starts nothing.
+		w.Terminate(deletionGrace(p), true)
+	}
 	a.workers[p.UID] = w
 	a.workersWG.Add(1)
 	go func() {
 		defer a.workersWG.Done()
 		w.run(a.workerCtx)
 	}()
-	if p.DeletionTimestamp != nil {
-		w.Terminate(deletionGrace(p))
-	}
 }
 
 // forget is a worker's last step after its pod stopped for good: delete the
@@ -192,7 +193,11 @@ func (a *Agent) forget(w *podWorker, last api.PodStatus) {
 	if a.workers[p.UID] == w {
 		delete(a.workers, p.UID)
 	}
-	a.tombstones[p.UID] = time.Now()
+	if w.Deleted() {
+		// Only a deleted UID never comes back; one dropped because a sync
+		// did not list it comes back with the next sync that does.
+		a.tombstones[p.UID] = time.Now()
+	}
 	err := a.local.Forget(p.UID)
 	a.mu.Unlock()
 	if err != nil {
@@ -298,7 +303,7 @@ func (a *Agent) applyFullSet(pods []api.Pod, startSeq uint64) {
 			continue // pushed after the set was taken; the next sync decides
 		}
 		a.log.Info("pod not in the desired set; stopping it", "pod", w.Pod().Namespace+"/"+w.Pod().Name, "uid", uid)
-		w.Terminate(0)
+		w.Terminate(0, false)
 	}
 	for uid, t := range a.tombstones {
 		if time.Since(t) >= tombstoneTTL {

@@ -25,6 +25,7 @@ type podWorker struct {
 	desired   *api.Pod // latest desired pod, as received; never mutated
 	newSpec   bool
 	termGrace *time.Duration // set once termination is requested
+	deleted   bool
 	records   map[string]*containerRecord
 	dirty     bool
 	last      *api.PodStatus
@@ -93,22 +94,34 @@ func (w *podWorker) SetDesired(p *api.Pod) {
 func (w *podWorker) Delete(p *api.Pod, grace time.Duration) {
 	w.mu.Lock()
 	w.desired = p
-	if w.termGrace == nil || grace < *w.termGrace {
-		w.termGrace = &grace
-	}
+	w.terminateLocked(grace, true)
 	w.mu.Unlock()
 	kick(w.wake)
 }
 
-// Terminate asks the worker to stop the pod and forget it. A second call
-// with a shorter grace period cuts the stop short.
-func (w *podWorker) Terminate(grace time.Duration) {
+// Terminate asks the worker to stop the pod and forget it. deleted says
+// the pod is gone from the store for good (so a stale copy must not start
+// it again), not merely missing from a sync. A second call with a shorter
+// grace period cuts the stop short.
+func (w *podWorker) Terminate(grace time.Duration, deleted bool) {
 	w.mu.Lock()
+	w.terminateLocked(grace, deleted)
+	w.mu.Unlock()
+	kick(w.wake)
+}
+
+func (w *podWorker) terminateLocked(grace time.Duration, deleted bool) {
 	if w.termGrace == nil || grace < *w.termGrace {
 		w.termGrace = &grace
 	}
-	w.mu.Unlock()
-	kick(w.wake)
+	w.deleted = w.deleted || deleted
+}
+
+// Deleted reports whether the pod was deleted from the store.
+func (w *podWorker) Deleted() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.deleted
 }
 
 // Terminating reports whether the pod is being stopped for good.
@@ -165,8 +178,12 @@ func (w *podWorker) run(ctx context.Context) {
 	w.mu.Lock()
 	w.newSpec = false
 	desired := w.desired
+	// A pod already being deleted (a deletion read back from disk) starts
+	// nothing; its runners only pick up tasks that outlived the agent, to
+	// stop them.
+	recoverOnly := w.termGrace != nil
 	w.mu.Unlock()
-	g := w.startGeneration(ctx, workingCopy(desired), false)
+	g := w.startGeneration(ctx, workingCopy(desired), false, recoverOnly)
 	w.refresh(g, true)
 	deadline := w.deadlineTimer(g)
 
@@ -225,7 +242,7 @@ func (w *podWorker) run(ctx context.Context) {
 				g.pod = np // metadata only
 			case g.problem != nil:
 				// Nothing ran; try the new spec at once.
-				g = w.startGeneration(ctx, np, false)
+				g = w.startGeneration(ctx, np, false, false)
 				deadline = w.deadlineTimer(g)
 				dirty = true
 			case w.state.Failure != nil || w.terminal():
@@ -238,7 +255,7 @@ func (w *podWorker) run(ctx context.Context) {
 			}
 		}
 		if next != nil && g.allDone() {
-			g = w.startGeneration(ctx, next, true)
+			g = w.startGeneration(ctx, next, true, false)
 			next = nil
 			deadline = w.deadlineTimer(g)
 			dirty = true
@@ -249,8 +266,8 @@ func (w *podWorker) run(ctx context.Context) {
 
 // startGeneration starts runners for pod. With restart, containers that
 // ran before count a restart, as the kubelet does when a spec change
-// replaces them.
-func (w *podWorker) startGeneration(ctx context.Context, pod *api.Pod, restart bool) *generation {
+// replaces them. With recoverOnly, runners start no new task.
+func (w *podWorker) startGeneration(ctx context.Context, pod *api.Pod, restart, recoverOnly bool) *generation {
 	g := &generation{pod: pod}
 	if f := w.a.checkRunnable(pod); f != nil {
 		w.log.Warn("pod cannot run on this node", "reason", f.Reason, "message", f.Message)
@@ -285,6 +302,7 @@ func (w *podWorker) startGeneration(ctx context.Context, pod *api.Pod, restart b
 	drv := w.a.drivers[runtimeOf(pod)]
 	for _, c := range pod.Spec.Containers {
 		r := newContainerRunner(w, ctx, pod, c, drv, *recs[c.Name].clone())
+		r.recoverOnly = recoverOnly
 		g.runners = append(g.runners, r)
 	}
 	for _, r := range g.runners {
