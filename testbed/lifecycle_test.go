@@ -72,7 +72,7 @@ func TestDeletingARunningPodStopsItOnTheAgent(t *testing.T) {
 	ctx := context.Background()
 	pod := &api.Pod{
 		ObjectMeta: api.ObjectMeta{Name: "ticker", Namespace: "default"},
-		Spec: api.PodSpec{RuntimeClassName: "wasm", Containers: []api.Container{{Name: "tick", Image: image, Args: []string{"forever"}}}},
+		Spec:       api.PodSpec{RuntimeClassName: "wasm", Containers: []api.Container{{Name: "tick", Image: image, Args: []string{"forever"}}}},
 	}
 	if _, err := c.Client.CreatePod(ctx, pod); err != nil {
 		t.Fatal(err)
