@@ -505,8 +505,13 @@ func TestBadPodSpecsNeverCrashTheAgent(t *testing.T) {
 			t.Errorf("%s: started %d times", uid, n)
 		}
 	}
-	// A good pod still runs, and nothing climbed out of the data dir.
-	e.cp.pushPod(testPod("good", "uid-good", api.RestartPolicyAlways))
+	// A good pod still runs, even with absurd numbers, and nothing
+	// climbed out of the data dir.
+	good := testPod("good", "uid-good", api.RestartPolicyAlways)
+	huge := int64(1 << 62)
+	good.Spec.TerminationGracePeriodSeconds, good.Spec.ActiveDeadlineSeconds = &huge, &huge
+	good.Spec.Containers[0].Resources.Limits = api.ResourceList{api.ResourceMemory: "1000000Ti", api.ResourceCPU: "0.0001"}
+	e.cp.pushPod(good)
 	e.cp.waitReport(t, "uid-good", "good Running", phaseIs(api.PodRunning))
 	if exists(filepath.Join(filepath.Dir(e.dataDir), "escape")) || exists(filepath.Join(e.dataDir, "escape")) {
 		t.Error("a pod uid made the agent write outside its pods directory")

@@ -40,3 +40,13 @@ func kick(ch chan struct{}) {
 	default:
 	}
 }
+
+// maxSeconds bounds durations that come from a pod spec in seconds, so
+// that a huge value cannot overflow time.Duration (about 292 years).
+const maxSeconds = 100 * 365 * 24 * 3600
+
+// seconds turns a spec's count of seconds into a Duration, clamped to
+// [0, maxSeconds].
+func seconds(s int64) time.Duration {
+	return time.Duration(min(max(s, 0), maxSeconds)) * time.Second
+}

@@ -83,7 +83,7 @@ func deletionGrace(p *api.Pod) time.Duration {
 	case p.Spec.TerminationGracePeriodSeconds != nil:
 		g = *p.Spec.TerminationGracePeriodSeconds
 	}
-	return time.Duration(max(g, 0)) * time.Second
+	return seconds(g)
 }
 
 // agentView is the part of a pod the agent acts on. Metadata and status

@@ -83,7 +83,11 @@ func TestArtifactIsFetchedOverNATSInChunksAndCached(t *testing.T) {
 func TestArtifactWithWrongDigestIsRefused(t *testing.T) {
 	e := newEnv(t)
 	d := newFakeDriver("wasm")
-	e.startAgent(d)
+	opts := e.options()
+	// Long enough for ErrImagePull to be reported before the retry turns
+	// it into ImagePullBackOff.
+	opts.RestartBackoff = time.Second
+	e.startAgentWith(opts, d)
 	mod := fakeModule(t, api.ArtifactChunkSize+10)
 	claimed := digestOf([]byte("something else"))
 	e.cp.mu.Lock()

@@ -164,8 +164,8 @@ func workingCopy(p *api.Pod) *api.Pod {
 }
 
 func terminationGrace(p *api.Pod) time.Duration {
-	if g := p.Spec.TerminationGracePeriodSeconds; g != nil && *g > 0 {
-		return time.Duration(*g) * time.Second
+	if g := p.Spec.TerminationGracePeriodSeconds; g != nil {
+		return seconds(*g)
 	}
 	return 0
 }
@@ -199,10 +199,9 @@ func (w *podWorker) run(ctx context.Context) {
 			return
 		case <-deadline:
 			deadline = nil
-			if !terminating && w.state.Failure == nil && !w.terminal() {
-				secs := *g.pod.Spec.ActiveDeadlineSeconds
-				w.log.Info("pod passed its activeDeadlineSeconds; stopping it", "deadline", secs)
-				w.state.Failure = &podFailure{Reason: ReasonDeadlineExceeded, Message: fmt.Sprintf("Pod was active on the node longer than the specified deadline (%ds)", secs)}
+			if d := g.pod.Spec.ActiveDeadlineSeconds; d != nil && !terminating && w.state.Failure == nil && !w.terminal() {
+				w.log.Info("pod passed its activeDeadlineSeconds; stopping it", "deadline", *d)
+				w.state.Failure = &podFailure{Reason: ReasonDeadlineExceeded, Message: fmt.Sprintf("Pod was active on the node longer than the specified deadline (%ds)", *d)}
 				g.stopAll(stopDeadline, terminationGrace(g.pod))
 				next = nil
 				w.mu.Lock()
@@ -238,6 +237,8 @@ func (w *podWorker) run(ctx context.Context) {
 		if specChanged {
 			np := workingCopy(desired)
 			switch {
+			case next != nil:
+				next = np // the old runners are stopping already
 			case sameSpec(np, g.pod):
 				g.pod = np // metadata only
 			case g.problem != nil:
@@ -331,12 +332,14 @@ func (w *podWorker) terminal() bool {
 	return w.last != nil && w.last.Phase.Terminal()
 }
 
+// deadlineTimer fires when the pod's activeDeadlineSeconds have passed
+// since its start time (nil when it has none or cannot run any more).
 func (w *podWorker) deadlineTimer(g *generation) <-chan time.Time {
 	d := g.pod.Spec.ActiveDeadlineSeconds
-	if d == nil || *d <= 0 || g.problem != nil || w.state.Failure != nil || w.terminal() {
+	if d == nil || *d <= 0 || *d >= maxSeconds || g.problem != nil || w.state.Failure != nil || w.terminal() {
 		return nil
 	}
-	return time.After(time.Until(w.state.StartTime.Add(time.Duration(*d) * time.Second)))
+	return time.After(time.Until(w.state.StartTime.Add(seconds(*d))))
 }
 
 func (w *podWorker) status(g *generation) (api.PodStatus, map[string]*containerRecord) {
