@@ -16,9 +16,17 @@
 //
 // With no control plane the agent keeps running the pods it has, restarts
 // them per restartPolicy and, after its own restart, starts them again from
-// disk. Status reports (api.AgentStatus) are queued, latest per pod wins,
+// disk: tasks of drivers that survive an agent restart are recovered, the
+// others count a restart (and, under restartPolicy Never, fail the pod, as
+// a node reboot does in Kubernetes). A pod that completed is never run
+// again. Status reports (api.AgentStatus) are queued, latest per pod wins,
 // and resent until acknowledged; pod workers never wait on the network.
 //
-// Package edge imports api and runtimes (and nats.go); it never imports
+// The agent learns of connects and reconnects from nats.Conn.StatusChanged,
+// so it needs no handler of the connection; Connect sets up a connection
+// the way an agent needs it (its own inbox prefix, endless reconnects,
+// starting while the server is away).
+//
+// Package edge imports api, runtimes, nats.go and fx; it never imports
 // controlplane, web or a specific driver: drivers are handed in.
 package edge

@@ -18,8 +18,8 @@ import (
 //	fx.Provide(fx.Annotate(wasm.New, fx.As(new(runtimes.Driver)), fx.ResultTags(`group:"drivers"`)))
 var Module = fx.Module("edge", fx.Provide(newAgentForFx))
 
-// Params are the Agent's dependencies in an fx app.
-type Params struct {
+// params are the Agent's dependencies in an fx app.
+type params struct {
 	fx.In
 	Lifecycle fx.Lifecycle
 	Options   Options
@@ -28,7 +28,7 @@ type Params struct {
 	Log       *slog.Logger
 }
 
-func newAgentForFx(p Params) (*Agent, error) {
+func newAgentForFx(p params) (*Agent, error) {
 	a, err := New(p.Options, p.Conn, p.Drivers, p.Log)
 	if err != nil {
 		return nil, err

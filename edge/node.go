@@ -178,7 +178,7 @@ func (a *Agent) registerLoop(ctx context.Context) {
 		}
 		if err == nil {
 			if failures > 0 || !a.registered.Load() {
-				a.log.Info("node registered", "node", a.opts.NodeName)
+				a.log.Info("node registered")
 			}
 			a.registered.Store(true)
 			failures = 0
@@ -191,9 +191,9 @@ func (a *Agent) registerLoop(ctx context.Context) {
 		}
 		failures++
 		if failures == 1 {
-			a.log.Warn("node registration failed; retrying", "node", a.opts.NodeName, "err", err)
+			a.log.Warn("node registration failed; retrying", "err", err)
 		} else {
-			a.log.Debug("node registration failed; retrying", "node", a.opts.NodeName, "err", err)
+			a.log.Debug("node registration failed; retrying", "err", err)
 		}
 		if !sleepCtx(ctx, backoffDelay(time.Second, 30*time.Second, failures)) {
 			return
@@ -214,12 +214,16 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 	defer t.Stop()
 	subject := api.AgentSubject(a.opts.NodeName, api.AgentLease)
 	for {
-		b, err := json.Marshal(api.LeaseRenewal{Node: a.opts.NodeName, RenewTime: time.Now().UTC(), LeaseDurationSeconds: a.leaseDuration()})
-		if err == nil {
-			err = a.nc.Publish(subject, b)
-		}
-		if err != nil {
-			a.log.Debug("lease renewal not sent", "node", a.opts.NodeName, "err", err)
+		// While disconnected a renewal would only wait in the reconnect
+		// buffer and arrive stale; the next tick after reconnecting counts.
+		if a.nc.IsConnected() {
+			b, err := json.Marshal(api.LeaseRenewal{Node: a.opts.NodeName, RenewTime: time.Now().UTC(), LeaseDurationSeconds: a.leaseDuration()})
+			if err == nil {
+				err = a.nc.Publish(subject, b)
+			}
+			if err != nil {
+				a.log.Debug("lease renewal not sent", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
