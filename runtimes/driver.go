@@ -14,8 +14,9 @@ type Driver interface {
 	Capabilities() Capabilities
 
 	// Start prepares and starts a task and returns once it runs. It
-	// returns ErrTaskExists if the ID is taken, ErrInvalidImage if the
-	// image or module cannot be loaded, and ErrCommandNotFound if the
+	// returns ErrTaskExists if the ID is taken, ErrImageNotFound if the
+	// image is not on the node and cannot be fetched, ErrInvalidImage if
+	// the image or module cannot be loaded, and ErrCommandNotFound if the
 	// command cannot be run. Start does not wait for the task to exit.
 	Start(ctx context.Context, cfg *TaskConfig) (*TaskHandle, error)
 
@@ -153,3 +154,7 @@ var (
 	ErrInvalidImage    = errors.New("invalid image")
 	ErrCommandNotFound = errors.New("command not found")
 )
+
+// ErrImageNotFound is returned by Start when the image is not on the node
+// and could not be fetched; the agent reports it as ErrImagePull.
+var ErrImageNotFound = errors.New("image not found")
