@@ -6,34 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/skiff-sh/skiff/api"
-	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 )
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), js, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _, _ := natstest.Store(t)
 	return st
 }
 
