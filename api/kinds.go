@@ -32,6 +32,13 @@ func kinds() []KindInfo {
 	return []KindInfo{
 		{Kind: "Pod", Version: "v1", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Namespaced: true, New: func() Object { return &Pod{} }},
 		{Kind: "Node", Version: "v1", Resource: "nodes", Singular: "node", ShortNames: []string{"no"}, New: func() Object { return &Node{} }},
+		{Kind: "Namespace", Version: "v1", Resource: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}, New: func() Object { return &Namespace{} }},
+		{Kind: "ResourceQuota", Version: "v1", Resource: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"}, Namespaced: true, New: func() Object { return &ResourceQuota{} }},
+		{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Namespaced: true, New: func() Object { return &Deployment{} }},
+		{Kind: "ReplicaSet", Group: "apps", Version: "v1", Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Namespaced: true, New: func() Object { return &ReplicaSet{} }},
+		{Kind: "DaemonSet", Group: "apps", Version: "v1", Resource: "daemonsets", Singular: "daemonset", ShortNames: []string{"ds"}, Namespaced: true, New: func() Object { return &DaemonSet{} }},
+		{Kind: "Job", Group: "batch", Version: "v1", Resource: "jobs", Singular: "job", Namespaced: true, New: func() Object { return &Job{} }},
+		{Kind: "CronJob", Group: "batch", Version: "v1", Resource: "cronjobs", Singular: "cronjob", ShortNames: []string{"cj"}, Namespaced: true, New: func() Object { return &CronJob{} }},
 	}
 }
 
@@ -55,18 +62,29 @@ func LookupKind(name string) (KindInfo, bool) {
 	return KindInfo{}, false
 }
 
-// KindOf returns the KindInfo for an object's Go type.
+// KindOf returns the KindInfo for an object's Go type. Every type in the
+// kinds table has a kindName method; KindOf panics for any other type,
+// which is a programming error, not bad input.
 func KindOf(obj Object) KindInfo {
-	switch obj.(type) {
-	case *Pod:
-		k, _ := LookupKind("Pod")
-		return k
-	case *Node:
-		k, _ := LookupKind("Node")
-		return k
+	if n, ok := obj.(interface{ kindName() string }); ok {
+		for _, k := range kinds() {
+			if k.Kind == n.kindName() {
+				return k
+			}
+		}
 	}
 	panic(fmt.Sprintf("api: %T is not a registered kind", obj))
 }
+
+func (*Pod) kindName() string           { return "Pod" }
+func (*Node) kindName() string          { return "Node" }
+func (*Namespace) kindName() string     { return "Namespace" }
+func (*ResourceQuota) kindName() string { return "ResourceQuota" }
+func (*Deployment) kindName() string    { return "Deployment" }
+func (*ReplicaSet) kindName() string    { return "ReplicaSet" }
+func (*DaemonSet) kindName() string     { return "DaemonSet" }
+func (*Job) kindName() string           { return "Job" }
+func (*CronJob) kindName() string       { return "CronJob" }
 
 // KindNames lists the Kind names, sorted, for error messages.
 func KindNames() []string {

@@ -25,6 +25,10 @@ type PodSpec struct {
 	TerminationGracePeriodSeconds *int64            `json:"terminationGracePeriodSeconds,omitempty"`
 	ActiveDeadlineSeconds         *int64            `json:"activeDeadlineSeconds,omitempty"`
 	Tolerations                   []Toleration      `json:"tolerations,omitempty"`
+	Affinity                      *Affinity         `json:"affinity,omitempty"`
+	// TopologySpreadConstraints spread a workload's pods over the values of
+	// a node label.
+	TopologySpreadConstraints []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 }
 
 // IsWasm reports whether the pod's containers are Wasm modules.
