@@ -6,12 +6,16 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,10 +139,80 @@ func (c *Config) LoadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
+	b, err = durationsAsNanoseconds(b)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
 	if err := yaml.UnmarshalStrict(b, c); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
+}
+
+// durationsAsNanoseconds rewrites durations written as in the docs ("10s",
+// "1m30s") into the nanoseconds a time.Duration field decodes from. A file
+// without such values comes back unchanged; one that cannot be read is left
+// for UnmarshalStrict to report.
+func durationsAsNanoseconds(b []byte) ([]byte, error) {
+	j, err := yaml.YAMLToJSONStrict(b)
+	if err != nil {
+		return b, nil
+	}
+	var doc any
+	d := json.NewDecoder(bytes.NewReader(j))
+	d.UseNumber()
+	if err := d.Decode(&doc); err != nil {
+		return b, nil
+	}
+	changed, err := rewriteDurations(reflect.TypeFor[Config](), doc, "")
+	if err != nil || !changed {
+		return b, err
+	}
+	return json.Marshal(doc)
+}
+
+func rewriteDurations(t reflect.Type, v any, path string) (bool, error) {
+	m, ok := v.(map[string]any)
+	if !ok || t.Kind() != reflect.Struct {
+		return false, nil
+	}
+	changed := false
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		p := name
+		if path != "" {
+			p = path + "." + name
+		}
+		for k, fv := range m {
+			if !strings.EqualFold(k, name) { // encoding/json matches keys this way
+				continue
+			}
+			switch {
+			case f.Type == reflect.TypeFor[time.Duration]():
+				s, ok := fv.(string)
+				if !ok {
+					continue
+				}
+				dur, err := time.ParseDuration(s)
+				if err != nil {
+					return false, fmt.Errorf("%s: %q is not a duration like 10s or 1m30s", p, s)
+				}
+				m[k] = json.Number(strconv.FormatInt(int64(dur), 10))
+				changed = true
+			case f.Type.Kind() == reflect.Struct:
+				c, err := rewriteDurations(f.Type, fv, p)
+				if err != nil {
+					return false, err
+				}
+				changed = changed || c
+			}
+		}
+	}
+	return changed, nil
 }
 
 // WasmEnabled reports whether the agent offers the Wasm runtime.
@@ -156,12 +230,12 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: required"))
 	}
-	for name, addr := range map[string]string{"api.listen": c.API.Listen, "nats.listen": c.NATS.Listen} {
-		if addr == "" {
+	for _, l := range []struct{ name, addr string }{{"api.listen", c.API.Listen}, {"nats.listen", c.NATS.Listen}} {
+		if l.addr == "" {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", l.name, l.addr))
 		}
 	}
 	if c.Agent.NodeName != "" {
