@@ -62,22 +62,53 @@ func Start(opts Options, log *slog.Logger) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure nats server: %w", err)
 	}
-	if log != nil {
-		s.SetLoggerV2(&slogAdapter{log: log.With("component", "nats")}, false, false, false)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	// The server reports why it cannot start (port taken, store dir
+	// unusable) through Fatalf and then never becomes ready; the adapter
+	// hands that reason over so Start fails at once and says why.
+	fatal := make(chan string, 1)
+	s.SetLoggerV2(&slogAdapter{log: log.With("component", "nats"), fatal: fatal}, false, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.ReadyForConnections(50 * time.Millisecond) {
+		select {
+		case reason := <-fatal:
+			s.Shutdown()
+			s.WaitForShutdown()
+			return nil, fmt.Errorf("start nats server on %s: %s", opts.Listen, reason)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			s.WaitForShutdown()
+			return nil, fmt.Errorf("nats server did not become ready on %s within 10s", opts.Listen)
+		}
+	}
+	if !s.JetStreamEnabled() {
 		s.Shutdown()
-		return nil, fmt.Errorf("nats server did not become ready on %s (is the port taken?)", opts.Listen)
+		s.WaitForShutdown()
+		return nil, fmt.Errorf("nats server on %s started without JetStream (store dir %s)", opts.Listen, opts.StoreDir)
 	}
 	return s, nil
 }
 
-type slogAdapter struct{ log *slog.Logger }
+type slogAdapter struct {
+	log   *slog.Logger
+	fatal chan<- string // gets the first fatal message, if anyone waits
+}
 
 func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Tracef(format string, v ...any)  {}
+func (a *slogAdapter) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	a.log.Error(msg)
+	select {
+	case a.fatal <- msg:
+	default:
+	}
+}
+func (a *slogAdapter) Errorf(format string, v ...any) { a.log.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Debugf(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any) {}
