@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -139,6 +140,12 @@ func (s *Store) Start(ctx context.Context) error {
 		return fmt.Errorf("subscribe to artifact requests: %w", err)
 	}
 	s.sub = sub
+	// Once Start returns, the server knows the subscription: an agent's
+	// request is never met with "no responders" by a serving store.
+	if err := s.nc.FlushTimeout(5 * time.Second); err != nil {
+		s.Stop()
+		return fmt.Errorf("subscribe to artifact requests: %w", err)
+	}
 	return nil
 }
 

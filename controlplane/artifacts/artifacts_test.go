@@ -142,7 +142,7 @@ func TestPutArtifactRefusesANonWasmBodyAndStoresNothing(t *testing.T) {
 	for _, body := range [][]byte{
 		[]byte("#!/bin/sh\necho hi\n"),
 		{},
-		{0x00, 'a', 's', 'm'},                         // header cut short
+		{0x00, 'a', 's', 'm'}, // header cut short
 		{0x00, 'a', 's', 'm', 0x02, 0x00, 0x00, 0x00}, // unknown version
 		{0x7f, 'E', 'L', 'F', 0x02, 0x01, 0x01, 0x00}, // a native binary
 	} {
