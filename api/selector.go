@@ -518,11 +518,7 @@ func parseFieldTerm(term string) (FieldRequirement, error) {
 				return fieldRequirement(term[:i], FieldNotEquals, term[i+2:])
 			}
 		case '=':
-			rest := term[i+1:]
-			if strings.HasPrefix(rest, "=") {
-				rest = rest[1:]
-			}
-			return fieldRequirement(term[:i], FieldEquals, rest)
+			return fieldRequirement(term[:i], FieldEquals, strings.TrimPrefix(term[i+1:], "="))
 		}
 	}
 	return FieldRequirement{}, fmt.Errorf("no operator: write field=value, field==value or field!=value")
