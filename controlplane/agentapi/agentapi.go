@@ -100,6 +100,12 @@ func (s *Server) Start(ctx context.Context) error {
 		_ = sub.SetPendingLimits(-1, -1)
 		s.subs = append(s.subs, sub)
 	}
+	// Once Start returns, the server knows the subscriptions: a request
+	// right after is answered, not met with "no responders".
+	if err := s.nc.FlushTimeout(5 * time.Second); err != nil {
+		s.Stop()
+		return fmt.Errorf("subscribe to agent subjects: %w", err)
+	}
 	return nil
 }
 

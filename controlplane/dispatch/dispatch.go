@@ -70,6 +70,13 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		d.cancel()
 		return fmt.Errorf("subscribe to sync requests: %w", err)
 	}
+	// Once Start returns, the server knows the subscription: a sync right
+	// after is answered, not met with "no responders".
+	if err := d.nc.FlushTimeout(5 * time.Second); err != nil {
+		_ = d.sub.Unsubscribe()
+		d.cancel()
+		return fmt.Errorf("subscribe to sync requests: %w", err)
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
