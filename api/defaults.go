@@ -26,4 +26,5 @@ func SetDefaults(obj Object) {
 			p.Spec.TerminationGracePeriodSeconds = &g
 		}
 	}
+	setWorkloadDefaults(obj)
 }

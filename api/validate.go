@@ -86,6 +86,20 @@ func Validate(obj Object) error {
 		return ValidatePod(o).OrNil()
 	case *Node:
 		return ValidateNode(o).OrNil()
+	case *Namespace:
+		return ValidateNamespace(o).OrNil()
+	case *ResourceQuota:
+		return ValidateResourceQuota(o).OrNil()
+	case *Deployment:
+		return ValidateDeployment(o).OrNil()
+	case *ReplicaSet:
+		return ValidateReplicaSet(o).OrNil()
+	case *DaemonSet:
+		return ValidateDaemonSet(o).OrNil()
+	case *Job:
+		return ValidateJob(o).OrNil()
+	case *CronJob:
+		return ValidateCronJob(o).OrNil()
 	}
 	return FieldErrors{invalid("kind", "%T cannot be validated", obj)}
 }
@@ -93,38 +107,48 @@ func Validate(obj Object) error {
 // ValidatePod checks a pod and returns every problem.
 func ValidatePod(p *Pod) FieldErrors {
 	errs := validateMeta(&p.ObjectMeta, true)
-	s := &p.Spec
+	errs = append(errs, validateOwnerReferences(&p.ObjectMeta)...)
+	return append(errs, validatePodSpec(&p.Spec, "spec")...)
+}
+
+// validatePodSpec checks a pod's spec, or a pod template's, at path
+// ("spec", "spec.template.spec").
+func validatePodSpec(s *PodSpec, path string) FieldErrors {
+	var errs FieldErrors
 	if len(s.Containers) == 0 {
-		errs = append(errs, required("spec.containers"))
+		errs = append(errs, required(path+".containers"))
 	}
 	seen := map[string]bool{}
 	for i := range s.Containers {
-		errs = append(errs, validateContainer(&s.Containers[i], fmt.Sprintf("spec.containers[%d]", i), s.IsWasm(), seen)...)
+		errs = append(errs, validateContainer(&s.Containers[i], fmt.Sprintf("%s.containers[%d]", path, i), s.IsWasm(), seen)...)
 	}
 	switch s.RestartPolicy {
 	case RestartPolicyAlways, RestartPolicyOnFailure, RestartPolicyNever:
 	case "":
-		errs = append(errs, required("spec.restartPolicy"))
+		errs = append(errs, required(path+".restartPolicy"))
 	default:
-		errs = append(errs, FieldError{Field: "spec.restartPolicy", Type: ErrTypeNotSupported, Detail: fmt.Sprintf("%q is not one of Always, OnFailure, Never", s.RestartPolicy)})
+		errs = append(errs, FieldError{Field: path + ".restartPolicy", Type: ErrTypeNotSupported, Detail: fmt.Sprintf("%q is not one of Always, OnFailure, Never", s.RestartPolicy)})
 	}
 	switch s.RuntimeClassName {
 	case "", RuntimeClassWasm:
 	default:
-		errs = append(errs, FieldError{Field: "spec.runtimeClassName", Type: ErrTypeNotSupported, Detail: fmt.Sprintf("%q is not a runtime class Skiff offers: use %q for Wasm modules or leave it empty for containers", s.RuntimeClassName, RuntimeClassWasm)})
+		errs = append(errs, FieldError{Field: path + ".runtimeClassName", Type: ErrTypeNotSupported, Detail: fmt.Sprintf("%q is not a runtime class Skiff offers: use %q for Wasm modules or leave it empty for containers", s.RuntimeClassName, RuntimeClassWasm)})
 	}
 	if s.NodeName != "" {
 		if err := ValidateName(s.NodeName); err != nil {
-			errs = append(errs, invalid("spec.nodeName", "%v", err))
+			errs = append(errs, invalid(path+".nodeName", "%v", err))
 		}
 	}
-	errs = append(errs, validateLabels(s.NodeSelector, "spec.nodeSelector")...)
+	errs = append(errs, validateLabels(s.NodeSelector, path+".nodeSelector")...)
 	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
-		errs = append(errs, invalid("spec.terminationGracePeriodSeconds", "must be 0 or more"))
+		errs = append(errs, invalid(path+".terminationGracePeriodSeconds", "must be 0 or more"))
 	}
 	if d := s.ActiveDeadlineSeconds; d != nil && *d <= 0 {
-		errs = append(errs, invalid("spec.activeDeadlineSeconds", "must be more than 0"))
+		errs = append(errs, invalid(path+".activeDeadlineSeconds", "must be more than 0"))
 	}
+	errs = append(errs, validateTolerations(s.Tolerations, path+".tolerations")...)
+	errs = append(errs, validateAffinity(s.Affinity, path+".affinity")...)
+	errs = append(errs, validateTopologySpread(s.TopologySpreadConstraints, path+".topologySpreadConstraints")...)
 	return errs
 }
 
