@@ -81,7 +81,9 @@ func (c *Controller) Stop() {
 }
 
 // Check marks NotReady every Ready node whose lease is older than the grace
-// period (or missing).
+// period. A node without a lease (registration writes the node just before
+// its lease) counts from the heartbeat of its Ready condition. A lease that
+// cannot be read now is no evidence against the node: it is skipped.
 func (c *Controller) Check(ctx context.Context) {
 	nodes, err := c.nodes.List(ctx, "")
 	if err != nil {
@@ -93,20 +95,28 @@ func (c *Controller) Check(ctx context.Context) {
 		if !n.IsReady() {
 			continue
 		}
-		renewed := time.Time{}
-		if e, err := c.leases.Get(ctx, n.Name); err == nil {
+		renewed := n.Status.Condition(api.NodeReady).LastHeartbeatTime
+		e, err := c.leases.Get(ctx, n.Name)
+		switch {
+		case err == nil:
 			var l api.Lease
-			if json.Unmarshal(e.Value(), &l) == nil {
+			if json.Unmarshal(e.Value(), &l) == nil && l.RenewTime.After(renewed) {
 				renewed = l.RenewTime
 			}
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			c.log.Warn("read lease", "node", n.Name, "err", err)
+			continue
 		}
 		if now.Sub(renewed) <= c.opts.GracePeriod {
 			continue
 		}
-		_, err := c.nodes.Mutate(ctx, "", n.Name, func(cur *api.Node) error {
+		changed := false
+		_, err = c.nodes.Mutate(ctx, "", n.Name, func(cur *api.Node) error {
+			changed = false
 			if !cur.IsReady() {
 				return store.ErrSkip
 			}
+			changed = true
 			t := now.Truncate(time.Second)
 			cur.Status.SetCondition(api.NodeCondition{
 				Type: api.NodeReady, Status: api.ConditionUnknown, Reason: "NodeStatusUnknown",
@@ -118,6 +128,8 @@ func (c *Controller) Check(ctx context.Context) {
 			c.log.Warn("mark node not ready", "node", n.Name, "err", err)
 			continue
 		}
-		c.log.Info("node not ready", "node", n.Name, "lastRenewal", renewed)
+		if err == nil && changed {
+			c.log.Info("node not ready", "node", n.Name, "lastRenewal", renewed)
+		}
 	}
 }
