@@ -5,6 +5,7 @@ import (
 
 	"github.com/skiff-sh/skiff/controlplane/agentapi"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
+	"github.com/skiff-sh/skiff/controlplane/controllers"
 	"github.com/skiff-sh/skiff/controlplane/dispatch"
 	"github.com/skiff-sh/skiff/controlplane/events"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
@@ -26,11 +27,12 @@ type ControlPlane struct {
 	AgentAPI      *agentapi.Server
 	Artifacts     *artifacts.Store
 	NodeLifecycle *nodelifecycle.Controller
+	Controllers   *controllers.Manager
 }
 
 // Module is the whole control plane except the REST API: NATS (embedded
 // or external), the store, events, scheduler, dispatch, the agents' API,
-// artifacts and node lifecycle.
+// artifacts, node lifecycle and the controllers.
 var Module = fx.Module("controlplane",
 	natsserver.Module,
 	store.Module,
@@ -40,4 +42,5 @@ var Module = fx.Module("controlplane",
 	agentapi.Module,
 	artifacts.Module,
 	nodelifecycle.Module,
+	controllers.Module,
 )

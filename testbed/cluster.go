@@ -28,6 +28,9 @@ type ClusterOptions struct {
 	NoSync bool
 	// Configure may change each config before it is used.
 	Configure func(*config.Config)
+	// Hollow makes the agents hollow agents (real agent code and NATS
+	// connection, no-op runtimes), for scale tests.
+	Hollow bool
 }
 
 // Cluster is a control plane with its API and some agents, in-process.
@@ -86,7 +89,11 @@ func (c *Cluster) AddAgent(ctx context.Context, node string, log *slog.Logger) (
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a, err := app.StartAgent(ctx, cfg, log.With("proc", node))
+	var opts []app.AgentOption
+	if c.opts.Hollow {
+		opts = append(opts, app.Hollow())
+	}
+	a, err := app.StartAgent(ctx, cfg, log.With("proc", node), opts...)
 	if err != nil {
 		return nil, err
 	}

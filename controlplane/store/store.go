@@ -158,6 +158,27 @@ func (s *Store) GetObject(ctx context.Context, info api.KindInfo, ns, name strin
 	return decodeEntry(info, e)
 }
 
+// getTwice reads one object and decodes it twice: one copy to keep as it
+// was, one to change.
+func (s *Store) getTwice(ctx context.Context, info api.KindInfo, ns, name string) (api.Object, api.Object, error) {
+	if !info.Namespaced {
+		ns = ""
+	}
+	e, err := s.kv.Get(ctx, api.ObjectKey(info.Resource, ns, name))
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, nil, fmt.Errorf("%s: %w", describe(info, ns, name), ErrNotFound)
+		}
+		return nil, nil, fmt.Errorf("get %s: %w", describe(info, ns, name), err)
+	}
+	a, err := decodeEntry(info, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := decodeEntry(info, e)
+	return a, b, err
+}
+
 // ListObjects returns every object of a kind in a namespace ("" for all),
 // sorted by key, and the highest revision among them.
 func (s *Store) ListObjects(ctx context.Context, info api.KindInfo, ns string) ([]api.Object, uint64, error) {
@@ -193,39 +214,45 @@ func (s *Store) ListObjects(ctx context.Context, info api.KindInfo, ns string) (
 }
 
 // UpdateObject replaces a stored object if its resourceVersion is still the
-// stored one (ErrConflict otherwise): one compare-and-swap, no read. With an
-// empty resourceVersion it reads the stored object first and replaces
-// whatever is there, keeping its uid and creationTimestamp. It returns
-// ErrNotFound when the object does not exist. Callers that take objects from
-// users (the REST API) must keep uid and creationTimestamp from the stored
-// object themselves.
+// stored one (ErrConflict otherwise); with an empty resourceVersion it
+// replaces whatever is stored. uid and creationTimestamp are kept from the
+// stored object, and metadata.generation is bumped when the spec changed,
+// as Kubernetes' API server does. It returns ErrNotFound when the object
+// does not exist.
 func (s *Store) UpdateObject(ctx context.Context, obj api.Object) error {
 	info := api.KindOf(obj)
 	m := obj.GetObjectMeta()
-	key := keyOf(info, m)
-	var rev uint64
-	if m.ResourceVersion != "" {
-		want, err := ParseResourceVersion(m.ResourceVersion)
-		if err != nil {
-			return fmt.Errorf("%s: %w", describe(info, m.Namespace, m.Name), err)
-		}
-		rev = want
-	} else {
-		cur, err := s.GetObject(ctx, info, m.Namespace, m.Name)
-		if err != nil {
-			return err
-		}
-		cm := cur.GetObjectMeta()
-		rev, _ = ParseResourceVersion(cm.ResourceVersion)
-		m.UID, m.CreationTimestamp = cm.UID, cm.CreationTimestamp
-		if m.Generation == 0 {
-			m.Generation = cm.Generation
-		}
+	cur, err := s.GetObject(ctx, info, m.Namespace, m.Name)
+	if err != nil {
+		return err
+	}
+	if m.ResourceVersion == "" {
+		m.ResourceVersion = cur.GetObjectMeta().ResourceVersion
+	} else if _, err := ParseResourceVersion(m.ResourceVersion); err != nil {
+		return fmt.Errorf("%s: %w", describe(info, m.Namespace, m.Name), err)
+	}
+	return s.updateFrom(ctx, info, cur, obj)
+}
+
+// updateFrom writes obj over old (the stored version obj was made from)
+// with one compare-and-swap on obj's resourceVersion.
+func (s *Store) updateFrom(ctx context.Context, info api.KindInfo, old, obj api.Object) error {
+	m := obj.GetObjectMeta()
+	om := old.GetObjectMeta()
+	rev, err := ParseResourceVersion(m.ResourceVersion)
+	if err != nil {
+		return fmt.Errorf("%s: %w", describe(info, m.Namespace, m.Name), err)
+	}
+	m.UID, m.CreationTimestamp = om.UID, om.CreationTimestamp
+	m.Generation = om.Generation
+	if specChanged(old, obj) {
+		m.Generation++
 	}
 	b, err := encode(obj)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", describe(info, m.Namespace, m.Name), err)
 	}
+	key := keyOf(info, m)
 	newRev, err := s.kv.Update(ctx, key, b, rev)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) || isWrongLastSequence(err) {
@@ -238,6 +265,20 @@ func (s *Store) UpdateObject(ctx context.Context, obj api.Object) error {
 	}
 	m.ResourceVersion = strconv.FormatUint(newRev, 10)
 	return nil
+}
+
+// specChanged compares the "spec" of two versions of an object.
+func specChanged(a, b api.Object) bool {
+	return string(specJSON(a)) != string(specJSON(b))
+}
+
+func specJSON(obj api.Object) []byte {
+	v := reflect.ValueOf(obj).Elem().FieldByName("Spec")
+	if !v.IsValid() {
+		return nil
+	}
+	out, _ := json.Marshal(v.Interface())
+	return out
 }
 
 func isWrongLastSequence(err error) bool {
@@ -330,17 +371,19 @@ func (r *Resource[T]) Delete(ctx context.Context, ns, name, resourceVersion stri
 // return ErrSkip to write nothing. Mutate returns the stored object.
 func (r *Resource[T]) Mutate(ctx context.Context, ns, name string, fn func(T) error) (T, error) {
 	for {
-		obj, err := r.Get(ctx, ns, name)
+		old, cur, err := r.s.getTwice(ctx, r.info, ns, name)
 		if err != nil {
-			return obj, err
+			var zero T
+			return zero, err
 		}
+		obj := cur.(T)
 		if err := fn(obj); err != nil {
 			if errors.Is(err, ErrSkip) {
 				return obj, nil
 			}
 			return obj, err
 		}
-		err = r.Update(ctx, obj)
+		err = r.s.updateFrom(ctx, r.info, old, obj)
 		if err == nil || !errors.Is(err, ErrConflict) {
 			return obj, err
 		}

@@ -141,12 +141,26 @@ func TestListAndWatchByNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []store.EventType{store.Added, store.Synced, store.Modified, store.Deleted}
+	writes := make(chan struct{})
+	defer func() { <-writes }()
 	go func() {
-		p, _ := pods.Get(ctx, "team-a", "web")
+		defer close(writes)
+		ctx := context.Background() // the writes outlive the watch
+		p, err := pods.Get(ctx, "team-a", "web")
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		p.Labels = map[string]string{"x": "y"}
-		_ = pods.Update(ctx, p)
-		_ = pods.Delete(ctx, "default", "web", "") // other namespace: not seen
-		_ = pods.Delete(ctx, "team-a", "web", "")
+		if err := pods.Update(ctx, p); err != nil {
+			t.Errorf("update: %v", err)
+		}
+		if err := pods.Delete(ctx, "default", "web", ""); err != nil { // other namespace: not seen
+			t.Errorf("delete: %v", err)
+		}
+		if err := pods.Delete(ctx, "team-a", "web", ""); err != nil {
+			t.Errorf("delete: %v", err)
+		}
 	}()
 	for i, w := range want {
 		select {
@@ -160,5 +174,34 @@ func TestListAndWatchByNamespace(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no event %d (%s) within 5s", i, w)
 		}
+	}
+}
+
+func TestSpecChangesBumpGenerationStatusChangesDoNot(t *testing.T) {
+	ctx := context.Background()
+	pods := store.For[*api.Pod](openStore(t))
+	p := newPod("web")
+	if err := pods.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Generation != 1 {
+		t.Fatalf("generation after create = %d, want 1", p.Generation)
+	}
+	got, err := pods.Mutate(ctx, "default", "web", func(p *api.Pod) error { p.Status.Phase = api.PodRunning; return nil })
+	if err != nil || got.Generation != 1 {
+		t.Fatalf("status change: generation %d, err %v; want 1", got.Generation, err)
+	}
+	got, err = pods.Mutate(ctx, "default", "web", func(p *api.Pod) error { p.Spec.NodeName = "n1"; return nil })
+	if err != nil || got.Generation != 2 {
+		t.Fatalf("spec change through Mutate: generation %d, err %v; want 2", got.Generation, err)
+	}
+	got.Spec.Containers[0].Image = "busybox:2"
+	got.Generation = 0 // a client's stale idea of the generation is ignored
+	if err := pods.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := pods.Get(ctx, "default", "web")
+	if stored.Generation != 3 {
+		t.Fatalf("spec change through Update: generation %d, want 3", stored.Generation)
 	}
 }

@@ -16,13 +16,16 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
 	"github.com/skiff-sh/skiff/controlplane/dispatch"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
+	"github.com/skiff-sh/skiff/controlplane/store"
 	"github.com/skiff-sh/skiff/edge"
 	"github.com/skiff-sh/skiff/runtimes"
+	"github.com/skiff-sh/skiff/runtimes/hollow"
 	"github.com/skiff-sh/skiff/runtimes/wasm"
 	"github.com/skiff-sh/skiff/web"
 )
@@ -67,9 +70,10 @@ func serverOptions(cfg config.Config) fx.Option {
 
 // Server is a running control plane with its API.
 type Server struct {
-	app  *fx.App
-	NATS *natsserver.Conn
-	API  *web.Server
+	app   *fx.App
+	NATS  *natsserver.Conn
+	API   *web.Server
+	Store *store.Store
 }
 
 // Agent is a running edge agent.
@@ -103,7 +107,7 @@ func StartServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*Ser
 	s.app = fx.New(
 		common(cfg, log),
 		serverOptions(cfg),
-		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server) { s.NATS, s.API = cp.NATS, api }),
+		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server) { s.NATS, s.API, s.Store = cp.NATS, api, cp.Store }),
 	)
 	if err := s.app.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
@@ -126,9 +130,9 @@ func StartUp(ctx context.Context, cfg config.Config, log *slog.Logger) (*Up, err
 			nc, err := edge.Connect(c.ClientURL, cfg.Agent.NodeName, extra...)
 			return agentConn{nc}, err
 		}),
-		agentOptions(cfg),
+		agentOptions(cfg, agentSettings{}),
 		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server, a *edge.Agent) {
-			u.NATS, u.API, u.Agent = cp.NATS, api, a
+			u.NATS, u.API, u.Store, u.Agent = cp.NATS, api, cp.Store, a
 		}),
 	)
 	if err := u.app.Start(ctx); err != nil {
@@ -137,9 +141,23 @@ func StartUp(ctx context.Context, cfg config.Config, log *slog.Logger) (*Up, err
 	return u, nil
 }
 
+// AgentOption changes how an agent is built.
+type AgentOption func(*agentSettings)
+
+type agentSettings struct{ hollow bool }
+
+// Hollow makes the agent a hollow agent (Skiff's kubemark): the real agent
+// code and NATS connection, with no-op runtimes for both wasm and
+// containerd (runtimes/hollow). Only for scale tests and benchmarks.
+func Hollow() AgentOption { return func(s *agentSettings) { s.hollow = true } }
+
 // StartAgent builds and starts an edge agent that connects to
 // cfg.Agent.NATSURL.
-func StartAgent(ctx context.Context, cfg config.Config, log *slog.Logger) (*Agent, error) {
+func StartAgent(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...AgentOption) (*Agent, error) {
+	var set agentSettings
+	for _, o := range opts {
+		o(&set)
+	}
 	a := &Agent{}
 	a.app = fx.New(
 		common(cfg, log),
@@ -148,7 +166,7 @@ func StartAgent(ctx context.Context, cfg config.Config, log *slog.Logger) (*Agen
 			return agentConn{nc}, err
 		}),
 		fx.Provide(func(c agentConn) *nats.Conn { return c.Conn }),
-		agentOptions(cfg),
+		agentOptions(cfg, set),
 		fx.Invoke(func(ag *edge.Agent, c agentConn) { a.Agent, a.NC = ag, c.Conn }),
 	)
 	if err := a.app.Start(ctx); err != nil {
@@ -164,7 +182,7 @@ type agentConn struct{ *nats.Conn }
 // agentOptions are the edge agent. It runs in its own fx module whose
 // *nats.Conn is the agent's connection (decorated from agentConn), so in
 // `skiff up` the agent never uses the control plane's connection.
-func agentOptions(cfg config.Config) fx.Option {
+func agentOptions(cfg config.Config, set agentSettings) fx.Option {
 	return fx.Module("agent",
 		fx.Decorate(func(c agentConn) *nats.Conn { return c.Conn }),
 		fx.Decorate(func(log *slog.Logger) *slog.Logger {
@@ -177,16 +195,7 @@ func agentOptions(cfg config.Config) fx.Option {
 			LeaseInterval:  cfg.Agent.LeaseInterval,
 			ResyncInterval: cfg.Agent.ResyncInterval,
 		}),
-		fx.Provide(
-			fx.Annotate(func(lc fx.Lifecycle, log *slog.Logger) (runtimes.Driver, error) {
-				d, err := wasm.New(wasm.Options{CacheDir: cfg.Path("agent", "wasm-cache"), Logger: log.With("runtime", "wasm")})
-				if err != nil {
-					return nil, err
-				}
-				lc.Append(fx.Hook{OnStop: d.Close})
-				return d, nil
-			}, fx.ResultTags(`group:"drivers"`)),
-		),
+		drivers(cfg, set),
 		// The connection closes after the agent stopped (hooks stop in
 		// reverse order), so its last status reports still go out.
 		fx.Invoke(func(lc fx.Lifecycle, c agentConn) {
@@ -194,4 +203,26 @@ func agentOptions(cfg config.Config) fx.Option {
 		}),
 		edge.Module,
 	)
+}
+
+// drivers provides the agent's runtimes into the "drivers" group.
+func drivers(cfg config.Config, set agentSettings) fx.Option {
+	group := fx.ResultTags(`group:"drivers"`)
+	if set.hollow {
+		return fx.Provide(
+			fx.Annotate(func() runtimes.Driver { return hollow.New(api.RuntimeClassWasm) }, group),
+			fx.Annotate(func() runtimes.Driver { return hollow.New("containerd") }, group),
+		)
+	}
+	if !cfg.Agent.WasmEnabled() {
+		return fx.Options()
+	}
+	return fx.Provide(fx.Annotate(func(lc fx.Lifecycle, log *slog.Logger) (runtimes.Driver, error) {
+		d, err := wasm.New(wasm.Options{CacheDir: cfg.Path("agent", "wasm-cache"), Logger: log.With("runtime", "wasm")})
+		if err != nil {
+			return nil, err
+		}
+		lc.Append(fx.Hook{OnStop: d.Close})
+		return d, nil
+	}, group))
 }

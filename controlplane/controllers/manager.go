@@ -1,0 +1,67 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/skiff-sh/skiff/controlplane/informer"
+	"github.com/skiff-sh/skiff/controlplane/store"
+)
+
+// Manager runs every controller over one shared set of informers.
+type Manager struct {
+	Informers   *informer.Set
+	ReplicaSets *ReplicaSetController
+	Deployments *DeploymentController
+	log         *slog.Logger
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewManager builds the informers and controllers; Start runs them.
+func NewManager(st *store.Store, log *slog.Logger) *Manager {
+	inf := informer.NewSet(st, log)
+	return &Manager{
+		Informers:   inf,
+		ReplicaSets: NewReplicaSetController(inf, st, log.With("controller", "replicaset")),
+		Deployments: NewDeploymentController(inf, st, log.With("controller", "deployment")),
+		log:         log,
+	}
+}
+
+// Start starts the informers, waits for them to sync (controllers never
+// act on a partial view), then runs the controllers.
+func (m *Manager) Start(ctx context.Context) error {
+	if err := m.Informers.Start(ctx); err != nil {
+		return err
+	}
+	syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := m.Informers.WaitSynced(syncCtx); err != nil {
+		m.Informers.Stop()
+		return fmt.Errorf("controllers: %w", err)
+	}
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancelRun
+	for _, r := range []*Runner{m.ReplicaSets.Runner(4), m.Deployments.Runner(2)} {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			r.Run(runCtx)
+		}()
+	}
+	return nil
+}
+
+// Stop stops the controllers, then the informers.
+func (m *Manager) Stop() {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	m.Informers.Stop()
+}
