@@ -122,6 +122,8 @@ func statusOf(err error, maxBody int64) (api.Status, bool) {
 		st.Code, st.Reason = http.StatusConflict, api.StatusReasonAlreadyExists
 	case errors.Is(err, store.ErrConflict):
 		st.Code, st.Reason = http.StatusConflict, api.StatusReasonConflict
+	case errors.Is(err, store.ErrExpired):
+		st.Code, st.Reason = http.StatusGone, api.StatusReasonExpired
 	case errors.Is(err, api.ErrInvalidArtifact):
 		st.Code, st.Reason = http.StatusBadRequest, api.StatusReasonBadRequest
 	case errors.Is(err, api.ErrNodeUnreachable):
@@ -159,6 +161,8 @@ func reasonForCode(code int) api.StatusReason {
 		return api.StatusReasonUnsupportedMediaType
 	case http.StatusConflict:
 		return api.StatusReasonConflict
+	case http.StatusGone:
+		return api.StatusReasonExpired
 	case http.StatusServiceUnavailable:
 		return api.StatusReasonServiceUnavailable
 	case http.StatusUnprocessableEntity:

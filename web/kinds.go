@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"sort"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,43 +33,21 @@ func (s *Server) kind(info api.KindInfo) kindHandlers {
 	return k
 }
 
-// listBody is a list response: {"apiVersion","kind":"PodList","metadata","items"}.
-type listBody struct {
-	APIVersion string       `json:"apiVersion"`
-	Kind       string       `json:"kind"`
-	Metadata   api.ListMeta `json:"metadata"`
-	Items      []api.Object `json:"items"`
-}
-
+// list answers GET on a collection: a list page, or with watch=true a
+// watch stream (watch.go).
 func (k kindHandlers) list(c echo.Context) error {
 	ns, err := pathNamespace(c)
 	if err != nil {
 		return err
 	}
-	objs, rev, err := k.s.store.ListObjects(c.Request().Context(), k.info, ns)
+	q, err := k.parseListQuery(c, ns)
 	if err != nil {
 		return err
 	}
-	sort.Slice(objs, func(i, j int) bool {
-		a, b := objs[i].GetObjectMeta(), objs[j].GetObjectMeta()
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		return a.Name < b.Name
-	})
-	body := listBody{
-		APIVersion: k.info.APIVersion(),
-		Kind:       api.ListKind(k.info),
-		Items:      make([]api.Object, 0, len(objs)),
+	if q.watch {
+		return k.watch(c, ns, q)
 	}
-	if rev > 0 {
-		body.Metadata.ResourceVersion = strconv.FormatUint(rev, 10)
-	}
-	for _, o := range objs {
-		k.setTypeMeta(o)
-		body.Items = append(body.Items, o)
-	}
-	return c.JSON(http.StatusOK, body)
+	return k.listPage(c, ns, q)
 }
 
 func (k kindHandlers) get(c echo.Context) error {

@@ -44,7 +44,14 @@ type Options struct {
 	// MaxBodyBytes caps request bodies, uploads included; larger bodies
 	// get 413. 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// WatchBookmarkInterval is how often a watch that asked for bookmarks
+	// (allowWatchBookmarks=true) gets one when its resourceVersion moved.
+	// 0 means DefaultWatchBookmarkInterval.
+	WatchBookmarkInterval time.Duration
 }
+
+// DefaultWatchBookmarkInterval is Options.WatchBookmarkInterval when unset.
+const DefaultWatchBookmarkInterval = 30 * time.Second
 
 // OptionsFrom takes the server's options from the API section of the
 // configuration.
@@ -63,6 +70,11 @@ type Server struct {
 	echo      *echo.Echo
 	now       func() time.Time
 
+	// watchCtx ends every watch stream when the server shuts down, so
+	// that Shutdown does not wait for long-lived responses.
+	watchCtx    context.Context
+	stopWatches context.CancelFunc
+
 	mu      sync.Mutex
 	httpSrv *http.Server
 	addr    net.Addr
@@ -75,6 +87,9 @@ func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore,
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.WatchBookmarkInterval <= 0 {
+		opts.WatchBookmarkInterval = DefaultWatchBookmarkInterval
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -86,6 +101,7 @@ func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore,
 		log:       log.With("component", "api"),
 		now:       time.Now,
 	}
+	s.watchCtx, s.stopWatches = context.WithCancel(context.Background())
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -153,9 +169,11 @@ func (s *Server) URL() string {
 	return "http://" + a
 }
 
-// Shutdown stops accepting requests, waits for the running ones until ctx
-// ends, then closes what is left and waits for the serve goroutine.
+// Shutdown ends the watch streams, stops accepting requests, waits for the
+// running ones until ctx ends, then closes what is left and waits for the
+// serve goroutine.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopWatches()
 	s.mu.Lock()
 	srv, served := s.httpSrv, s.served
 	s.mu.Unlock()

@@ -118,12 +118,16 @@ func openTestStore(t *testing.T) *store.Store {
 	return st
 }
 
-func startTestAPI(t *testing.T) *testAPI {
+func startTestAPI(t *testing.T, tune ...func(*Options)) *testAPI {
 	t.Helper()
 	st := openTestStore(t)
 	a := &testAPI{t: t, store: st, logs: &fakeLogs{data: []byte("hello\nworld\n")}, artifacts: &fakeArtifacts{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a.srv = New(Options{Listen: "127.0.0.1:0", MaxBodyBytes: testMaxBody}, st, a.logs, a.artifacts, log)
+	opts := Options{Listen: "127.0.0.1:0", MaxBodyBytes: testMaxBody}
+	for _, f := range tune {
+		f(&opts)
+	}
+	a.srv = New(opts, st, a.logs, a.artifacts, log)
 	if err := a.srv.Start(t.Context()); err != nil {
 		t.Fatalf("start api: %v", err)
 	}
