@@ -85,7 +85,7 @@ type Options struct {
 	// empty means DefaultSnapshotter (overlayfs). Use "native" where
 	// overlay mounts do not work.
 	Snapshotter string
-	// LogDir receives <task ID>.log for tasks whose TaskConfig has no
+	// LogDir receives <container ID>.log for tasks whose TaskConfig has no
 	// LogPath; empty means the output of such tasks is discarded.
 	LogDir string
 	// Logger receives the driver's own log lines; nil discards them.
@@ -127,26 +127,29 @@ type Options struct {
 //   - Mounts are recursive bind mounts, read-only when asked. A host path
 //     must exist; it may be a file or a directory.
 //   - Logs: stdout and stderr are appended to TaskConfig.LogPath (or
-//     LogDir/<ID>.log) by processes of containerd's shim, not the agent's,
-//     so they keep flowing while the agent is down. Not through
-//     cio.LogFile: when the shim writes both streams to one file itself, the
-//     stdout copier closes the file as soon as stdout ends and whatever
+//     LogDir/<container ID>.log) by processes of containerd's shim, not of
+//     the agent, so they keep flowing while the agent is down. Not through
+//     cio.LogFile: when the shim writes both streams to one file itself,
+//     the stdout copier closes the file as soon as stdout ends, and what
 //     stderr still had to write is lost ("error copying stderr" in the
-//     daemon's log; containerd 1.6 to 2.4, process/io.go copyPipes), which
-//     drops the last words of a crashing program. The driver uses the
-//     shim's binary logging instead, with /bin/sh as the binary: it starts
-//     one cat per stream, each appending to the log file; they ignore
-//     SIGTERM and end when the shim closes the pipes as it deletes the task.
-//     The node needs /bin/sh and cat.
+//     daemon's log; containerd 1.6 to 2.4, process/io.go copyPipes): the
+//     last words of a crashing program. The driver uses the shim's binary
+//     logging instead, with /bin/sh as the binary: it starts one cat per
+//     stream, each appending to the log file; they ignore SIGTERM and end
+//     when the shim closes the pipes as it deletes the task. The node needs
+//     /bin/sh and cat (three small processes per running container).
 //   - Exit: the exit code is the task's exit status (128+n for a signal n).
 //     Once a task exits the driver reads its cgroup's OOM-kill counter
 //     through the task's metrics (memory.oom_control's oom_kill on cgroup v1,
 //     memory.events' oom_kill on v2) and then deletes the task, which waits
 //     for the shim to copy the last output into the log and frees the shim.
-//     A non-zero exit with an OOM kill counted is OOMKilled, Reason
-//     runtimes.ReasonOOMKilled, Signal 9 for exit code 137; after Stop it is
-//     runtimes.ReasonStopped (with the signal that ended it); other
-//     non-zero exits are runtimes.ReasonError.
+//     A non-zero exit with an OOM kill counted (of any process of the
+//     container, as Kubernetes counts it) is OOMKilled, Reason
+//     runtimes.ReasonOOMKilled, Signal 9 for exit code 137; a non-zero exit
+//     after Stop is runtimes.ReasonStopped, with Signal set when the exit
+//     status says a signal ended it; other non-zero exits are
+//     runtimes.ReasonError, without Signal (a program may exit 130 itself).
+//     A Go program as PID 1 cannot die of SIGTERM: its runtime exits 2.
 //   - Stop sends the image's StopSignal (SIGTERM by default), waits up to
 //     grace, then sends SIGKILL. Destroy kills the task at once and deletes
 //     the container with its snapshot. The container keeps its ID (the task
@@ -196,6 +199,13 @@ func New(opts Options) (*Driver, error) {
 		return nil, fmt.Errorf("containerd driver: namespace: %w", err)
 	}
 	snapshotter := cmpOr(opts.Snapshotter, DefaultSnapshotter)
+	// containerd's dialer waits for a missing socket to appear until the
+	// timeout; say at once that it is not there.
+	if sock := strings.TrimPrefix(addr, "unix://"); filepath.IsAbs(sock) {
+		if _, err := os.Stat(sock); err != nil {
+			return nil, fmt.Errorf("containerd driver: no containerd socket at %s: %w", addr, err)
+		}
+	}
 	c, err := client.New(addr,
 		client.WithDefaultNamespace(ns),
 		client.WithDefaultRuntime(Runtime),
@@ -318,7 +328,7 @@ func (d *Driver) Start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 	defer d.release(cfg.ID)
 	cfg = cloneConfig(cfg)
 	if cfg.LogPath == "" && d.logDir != "" {
-		cfg.LogPath = filepath.Join(d.logDir, cfg.ID+".log")
+		cfg.LogPath = filepath.Join(d.logDir, containerID(cfg.ID)+".log")
 	}
 	h, err := d.start(d.nsCtx(ctx), cfg)
 	if err != nil {
@@ -348,6 +358,7 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 		}
 	}
 
+	resolved := time.Now()
 	cid := containerID(cfg.ID)
 	ctr, err := d.client.NewContainer(ctx, cid,
 		client.WithSnapshotter(d.snapshotter),
@@ -363,6 +374,7 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 		return nil, fmt.Errorf("create container %s: %w", cid, err)
 	}
 
+	created := time.Now()
 	t := newTask(cfg, ctr, stopSignal)
 	exitCh, err := d.startTask(ctx, t)
 	if err != nil {
@@ -378,7 +390,8 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 		return nil, err
 	}
 	d.log.Debug("started container task", "task", cfg.ID, "container", cid, "image", cfg.Image,
-		"duration", time.Since(began))
+		"duration", time.Since(began), "resolveImage", resolved.Sub(began),
+		"createContainer", created.Sub(resolved), "startTask", time.Since(created))
 	return h, nil
 }
 
@@ -827,8 +840,8 @@ func checkConfig(cfg *runtimes.TaskConfig) error {
 	if cfg.ID == "" {
 		return errors.New("id: empty")
 	}
-	if strings.ContainsRune(cfg.ID, 0) || strings.ContainsRune(cfg.ID, '/') {
-		return fmt.Errorf("id %q: must not contain '/' or NUL", cfg.ID)
+	if strings.ContainsRune(cfg.ID, 0) {
+		return fmt.Errorf("id %q: contains NUL", cfg.ID)
 	}
 	if cfg.Image == "" {
 		return errors.New("image: empty")
