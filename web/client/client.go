@@ -97,24 +97,71 @@ func (c *Client) GetObject(ctx context.Context, info api.KindInfo, namespace, na
 
 // List is one page of a kind's objects.
 type List struct {
+	// ResourceVersion is where a watch of the same objects starts to see
+	// every change this list does not show (every page of a list has the
+	// first page's).
 	ResourceVersion string
 	Items           []api.Object
+	// Continue, when set, asks for the next page (ListOptions.Continue).
+	Continue string
+	// RemainingItemCount is how many items follow this page, when cut.
+	RemainingItemCount *int64
 }
 
-// ListObjects lists a kind's objects in namespace ("" for all namespaces).
-func (c *Client) ListObjects(ctx context.Context, info api.KindInfo, namespace string) (List, error) {
-	body, err := c.do(ctx, http.MethodGet, api.ResourcePath(info, namespace, ""), nil, "", nil)
+// ListOptions narrow a list.
+type ListOptions struct {
+	// LabelSelector filters by labels: "app=web,tier!=db,env in (a,b),!legacy".
+	LabelSelector string
+	// FieldSelector filters by fields: "spec.nodeName=n1,status.phase=Running".
+	FieldSelector string
+	// Limit caps the items of one page (0: all); the List's Continue then
+	// asks for the next.
+	Limit int64
+	// Continue is the previous page's List.Continue.
+	Continue string
+}
+
+func (o ListOptions) query() url.Values {
+	q := url.Values{}
+	if o.LabelSelector != "" {
+		q.Set(api.ParamLabelSelector, o.LabelSelector)
+	}
+	if o.FieldSelector != "" {
+		q.Set(api.ParamFieldSelector, o.FieldSelector)
+	}
+	if o.Limit > 0 {
+		q.Set(api.ParamLimit, strconv.FormatInt(o.Limit, 10))
+	}
+	if o.Continue != "" {
+		q.Set(api.ParamContinue, o.Continue)
+	}
+	return q
+}
+
+// ListObjects lists a kind's objects in namespace ("" for all namespaces),
+// narrowed by opts (at most one; none lists everything in one page). A
+// selector the server cannot parse is a *StatusError naming the parameter;
+// a continue token too old to continue is IsExpired.
+func (c *Client) ListObjects(ctx context.Context, info api.KindInfo, namespace string, opts ...ListOptions) (List, error) {
+	var o ListOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	body, err := c.do(ctx, http.MethodGet, api.ResourcePath(info, namespace, ""), o.query(), "", nil)
 	if err != nil {
 		return List{}, err
 	}
 	var raw struct {
-		Metadata api.ListMeta      `json:"metadata"`
+		Metadata api.PagedListMeta `json:"metadata"`
 		Items    []json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return List{}, fmt.Errorf("decode %s list: %w", info.Resource, err)
 	}
-	out := List{ResourceVersion: raw.Metadata.ResourceVersion, Items: make([]api.Object, 0, len(raw.Items))}
+	out := List{
+		ResourceVersion: raw.Metadata.ResourceVersion, Items: make([]api.Object, 0, len(raw.Items)),
+		Continue: raw.Metadata.Continue, RemainingItemCount: raw.Metadata.RemainingItemCount,
+	}
 	for _, item := range raw.Items {
 		obj := info.New()
 		if err := json.Unmarshal(item, obj); err != nil {
@@ -168,9 +215,11 @@ func (c *Client) GetPod(ctx context.Context, namespace, name string) (*api.Pod, 
 	return typed[*api.Pod](c.GetObject(ctx, podKind(), namespace, name))
 }
 
-// ListPods lists the pods of a namespace, or of all with "".
-func (c *Client) ListPods(ctx context.Context, namespace string) ([]*api.Pod, error) {
-	return typedList[*api.Pod](c.ListObjects(ctx, podKind(), namespace))
+// ListPods lists the pods of a namespace, or of all with "", narrowed by
+// opts (at most one); see ListObjects. With a Limit it returns one page:
+// use ListObjects to read the continue token.
+func (c *Client) ListPods(ctx context.Context, namespace string, opts ...ListOptions) ([]*api.Pod, error) {
+	return typedList[*api.Pod](c.ListObjects(ctx, podKind(), namespace, opts...))
 }
 
 // UpdatePod replaces a pod; see UpdateObject.
@@ -300,6 +349,25 @@ const maxErrorBody = 512
 // do sends one request and returns the body of a 2xx answer; any other
 // answer is a *StatusError, and no answer a *ConnectionError.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, contentType string, body io.Reader) ([]byte, error) {
+	res, err := c.send(ctx, method, path, query, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+		}
+		return nil, &ConnectionError{Server: c.server, Err: err}
+	}
+	return data, nil
+}
+
+// send sends one request and returns a 2xx response, whose body the caller
+// closes; any other answer is a *StatusError, and no answer a
+// *ConnectionError.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, contentType string, body io.Reader) (*http.Response, error) {
 	u := c.server + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -320,16 +388,16 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		return nil, &ConnectionError{Server: c.server, Err: err}
 	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		return res, nil
+	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
+	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
 		}
 		return nil, &ConnectionError{Server: c.server, Err: err}
-	}
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
-		return data, nil
 	}
 	var st api.Status
 	if json.Unmarshal(data, &st) == nil && st.Kind == "Status" {
@@ -360,6 +428,8 @@ func reasonForCode(code int) api.StatusReason {
 		return api.StatusReasonNotFound
 	case http.StatusConflict:
 		return api.StatusReasonConflict
+	case http.StatusGone:
+		return api.StatusReasonExpired
 	case http.StatusUnprocessableEntity:
 		return api.StatusReasonInvalid
 	case http.StatusServiceUnavailable:

@@ -18,6 +18,7 @@ var (
 	ErrConflict      = errors.New("conflict")
 	ErrAlreadyExists = errors.New("already exists")
 	ErrInvalid       = errors.New("invalid")
+	ErrExpired       = errors.New("expired")
 )
 
 // StatusError is a request the server refused, with the Status it sent.
@@ -43,6 +44,8 @@ func (e *StatusError) Is(target error) bool {
 		return e.Status.Reason == api.StatusReasonAlreadyExists
 	case ErrInvalid:
 		return e.Status.Reason == api.StatusReasonInvalid
+	case ErrExpired:
+		return e.Status.Reason == api.StatusReasonExpired
 	}
 	return false
 }
@@ -66,6 +69,10 @@ func IsAlreadyExists(err error) bool { return errors.Is(err, ErrAlreadyExists) }
 
 // IsInvalid reports whether the server rejected an object's fields.
 func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
+
+// IsExpired reports whether a watch's resourceVersion or a list's continue
+// token is older than the server keeps (410 Gone): list again.
+func IsExpired(err error) bool { return errors.Is(err, ErrExpired) }
 
 // StatusOf returns the server's Status if err carries one.
 func StatusOf(err error) (api.Status, bool) {
