@@ -13,6 +13,8 @@ const (
 	ObjectsBucket = "skiff-objects"
 	// LeasesBucket holds one Lease per node, keyed by node name.
 	LeasesBucket = "skiff-leases"
+	// LeaderBucket holds the control-plane leader key, with a TTL.
+	LeaderBucket = "skiff-leader"
 	// ArtifactsBucket is the JetStream object store of uploaded Wasm
 	// modules, each named by its digest with ':' replaced by '-'.
 	ArtifactsBucket = "skiff-artifacts"

@@ -38,6 +38,9 @@ type Config struct {
 	NATS          NATSConfig          `json:"nats"`
 	Agent         AgentConfig         `json:"agent"`
 	NodeLifecycle NodeLifecycleConfig `json:"nodeLifecycle"`
+	// LeaderTTL is the TTL of the control-plane leader key: a dead leader
+	// is replaced within one TTL. Default 10s.
+	LeaderTTL time.Duration `json:"leaderTTL"`
 }
 
 // APIConfig configures the REST API and dashboard server.
@@ -104,6 +107,7 @@ func Default() Config {
 			Wasm:           &wasm,
 		},
 		NodeLifecycle: NodeLifecycleConfig{GracePeriod: 40 * time.Second},
+		LeaderTTL:     10 * time.Second,
 	}
 }
 
@@ -251,6 +255,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeLifecycle.GracePeriod <= c.Agent.LeaseInterval {
 		errs = append(errs, errors.New("nodeLifecycle.gracePeriod: must be longer than agent.leaseInterval"))
+	}
+	if c.LeaderTTL < time.Second {
+		errs = append(errs, errors.New("leaderTTL: must be at least 1s"))
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		errs = append(errs, errors.New("nats.replicas: must be 1 to 5"))

@@ -1,13 +1,19 @@
 package controlplane
 
 import (
+	"context"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/fx"
 
+	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane/agentapi"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
 	"github.com/skiff-sh/skiff/controlplane/controllers"
 	"github.com/skiff-sh/skiff/controlplane/dispatch"
 	"github.com/skiff-sh/skiff/controlplane/events"
+	"github.com/skiff-sh/skiff/controlplane/leader"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/nodelifecycle"
 	"github.com/skiff-sh/skiff/controlplane/scheduler"
@@ -28,6 +34,7 @@ type ControlPlane struct {
 	Artifacts     *artifacts.Store
 	NodeLifecycle *nodelifecycle.Controller
 	Controllers   *controllers.Manager
+	Leader        *leader.Elector
 }
 
 // Module is the whole control plane except the REST API: NATS (embedded
@@ -43,4 +50,25 @@ var Module = fx.Module("controlplane",
 	artifacts.Module,
 	nodelifecycle.Module,
 	controllers.Module,
+	fx.Provide(newElector),
 )
+
+// newElector runs the components that act on the cluster on the elected
+// replica only, in this order (stopped in reverse): the events watcher
+// first so it sees every change, then the controllers, the scheduler and
+// node lifecycle. Losing leadership ends the process with exit code 1, as
+// kube-controller-manager does; a supervisor restarts it as a follower.
+func newElector(lc fx.Lifecycle, sd fx.Shutdowner, js jetstream.JetStream, cfg config.Config,
+	ev *events.Watcher, cm *controllers.Manager, sch *scheduler.Scheduler, nl *nodelifecycle.Controller,
+	log *slog.Logger) (*leader.Elector, error) {
+	e, err := leader.Open(context.Background(), js, leader.Options{
+		TTL:      cfg.LeaderTTL,
+		Replicas: cfg.NATS.Replicas,
+		OnLost:   func(error) { _ = sd.Shutdown(fx.ExitCode(1)) },
+	}, []leader.Runnable{ev, cm, sch, nl}, log.With("component", "leader"))
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StartStopHook(e.Start, e.Stop))
+	return e, nil
+}

@@ -8,11 +8,10 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
-// Module provides a *Manager that runs every controller while the app runs.
+// Module provides a *Manager of every controller. It is leader-only: the
+// control plane's leader election starts and stops it.
 var Module = fx.Module("controllers",
-	fx.Provide(func(lc fx.Lifecycle, st *store.Store, log *slog.Logger) *Manager {
-		m := NewManager(st, log.With("component", "controllers"))
-		lc.Append(fx.StartStopHook(m.Start, m.Stop))
-		return m
+	fx.Provide(func(st *store.Store, log *slog.Logger) *Manager {
+		return NewManager(st, log.With("component", "controllers"))
 	}),
 )

@@ -21,9 +21,9 @@ var Module = fx.Module("events",
 		}
 		return NewRecorder(nc), nil
 	}),
-	fx.Provide(func(lc fx.Lifecycle, st *store.Store, rec *Recorder, log *slog.Logger) *Watcher {
-		w := NewWatcher(st, rec, log.With("component", "events"))
-		lc.Append(fx.StartStopHook(w.Start, w.Stop))
-		return w
+	fx.Provide(func(st *store.Store, rec *Recorder, log *slog.Logger) *Watcher {
+		// Leader-only: the control plane's leader election starts it, so
+		// each change is told once however many replicas run.
+		return NewWatcher(st, rec, log.With("component", "events"))
 	}),
 )

@@ -10,11 +10,10 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
-// Module provides a *Controller that runs while the app runs.
+// Module provides a *Controller. It is leader-only: the control plane's
+// leader election starts and stops it.
 var Module = fx.Module("nodelifecycle",
-	fx.Provide(func(lc fx.Lifecycle, st *store.Store, leases agentapi.Leases, cfg config.Config, log *slog.Logger) *Controller {
-		c := New(st, leases.KeyValue, Options{GracePeriod: cfg.NodeLifecycle.GracePeriod}, log.With("component", "nodelifecycle"))
-		lc.Append(fx.StartStopHook(c.Start, c.Stop))
-		return c
+	fx.Provide(func(st *store.Store, leases agentapi.Leases, cfg config.Config, log *slog.Logger) *Controller {
+		return New(st, leases.KeyValue, Options{GracePeriod: cfg.NodeLifecycle.GracePeriod}, log.With("component", "nodelifecycle"))
 	}),
 )

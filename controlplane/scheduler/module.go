@@ -8,11 +8,10 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
-// Module provides a *Scheduler that runs while the app runs.
+// Module provides a *Scheduler. It is leader-only: the control plane's
+// leader election starts and stops it.
 var Module = fx.Module("scheduler",
-	fx.Provide(func(lc fx.Lifecycle, st *store.Store, log *slog.Logger) *Scheduler {
-		s := New(st, Options{}, log.With("component", "scheduler"))
-		lc.Append(fx.StartStopHook(s.Start, s.Stop))
-		return s
+	fx.Provide(func(st *store.Store, log *slog.Logger) *Scheduler {
+		return New(st, Options{}, log.With("component", "scheduler"))
 	}),
 )
