@@ -248,8 +248,8 @@ func cmpOr(s, def string) string {
 
 // Close stops watching tasks and closes the connection; containers keep
 // running, for a later Driver to Recover. Calls after the first return
-// nil; afterwards Wait and Inspect still answer for known tasks, other
-// methods return an error.
+// nil; afterwards Wait and Inspect still answer for known tasks (a task
+// that was running gets no exit any more), other methods return an error.
 func (d *Driver) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if d.closed {
@@ -387,6 +387,12 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 	}
 	h, err := d.register(t, exitCh)
 	if err != nil {
+		// Closed meanwhile: nobody would know of the container.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if rerr := removeContainer(cctx, ctr); rerr != nil {
+			d.log.Warn("remove container started while the driver closed", "task", cfg.ID, "container", cid, "err", rerr)
+		}
 		return nil, err
 	}
 	d.log.Debug("started container task", "task", cfg.ID, "container", cid, "image", cfg.Image,
@@ -476,7 +482,6 @@ func (d *Driver) register(t *task, exitCh <-chan client.ExitStatus) (*runtimes.T
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		// The container keeps running; a later driver recovers it.
 		return nil, errClosed
 	}
 	d.tasks[t.cfg.ID] = t
@@ -521,6 +526,18 @@ func (d *Driver) Stop(ctx context.Context, id string, grace time.Duration) error
 	if err := t.stop(d.nsCtx(ctx), grace); err != nil {
 		return fmt.Errorf("stop container task %s: %w", id, err)
 	}
+	return nil
+}
+
+// enter fails once the driver is closed; otherwise Close waits for the
+// caller's d.wg.Done.
+func (d *Driver) enter() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errClosed
+	}
+	d.wg.Add(1)
 	return nil
 }
 

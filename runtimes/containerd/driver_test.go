@@ -452,12 +452,12 @@ func TestStartPicksTheNodesManifestFromAMultiPlatformIndex(t *testing.T) {
 	}
 }
 
-func TestImportArchiveWithANameRunsByThatName(t *testing.T) {
+func TestImportArchiveWithANameRunsByThatNameOrItsShortForm(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	d := e.newDriver(t)
 	archive, ref := containerdtest.ProbeImageArchive(t, runtime.GOARCH)
-	const name = "skiff.test/renamed:2"
+	const name = "docker.io/library/skiff-probe:latest"
 	refs, err := d.ImportArchive(t.Context(), archive, containerd.WithImageName(name))
 	if err != nil {
 		t.Fatal(err)
@@ -466,7 +466,7 @@ func TestImportArchiveWithANameRunsByThatName(t *testing.T) {
 		t.Fatalf("refs %q, want %s and %s", refs, ref, name)
 	}
 	cfg := e.task(t, "renamed", "exit", "4")
-	cfg.Image = name
+	cfg.Image = "skiff-probe" // normalized as Docker does
 	mustStart(t, d, cfg)
 	if res := runtimetest.WaitExit(t, d, cfg.ID); res.ExitCode != 4 {
 		t.Fatalf("exit %+v, want code 4", res)
@@ -542,5 +542,31 @@ func TestLongTaskIDsWork(t *testing.T) {
 	ids := e.containers(t)
 	if len(ids) != 1 || len(ids[0]) > 76 {
 		t.Fatalf("containers %v, want one with an ID of at most 76 bytes", ids)
+	}
+}
+
+func TestTasksWithoutALogPathLogIntoLogDir(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	opts := e.options(t)
+	opts.LogDir = filepath.Join(t.TempDir(), "logs")
+	d, err := containerd.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeDriver(t, d) })
+	cfg := e.task(t, "default/web/main", "hello")
+	cfg.LogPath = ""
+	mustStart(t, d, cfg)
+	if res := runtimetest.WaitExit(t, d, cfg.ID); !res.Successful() {
+		t.Fatalf("exit %+v", res)
+	}
+	entries, err := os.ReadDir(opts.LogDir)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("log dir holds %v (%v), want one file", entries, err)
+	}
+	b, err := os.ReadFile(filepath.Join(opts.LogDir, entries[0].Name()))
+	if err != nil || !strings.Contains(string(b), "hello from skiff") {
+		t.Fatalf("log %s holds %q (%v)", entries[0].Name(), b, err)
 	}
 }

@@ -128,9 +128,10 @@ func (d *Driver) ImportArchive(ctx context.Context, path string, opts ...ImportO
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := d.stopIfOpen(); err != nil {
+	if err := d.enter(); err != nil {
 		return nil, fmt.Errorf("import image archive %s: %w", path, err)
 	}
+	defer d.wg.Done()
 	ctx = d.nsCtx(ctx)
 	f, err := os.Open(path)
 	if err != nil {

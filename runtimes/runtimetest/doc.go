@@ -2,6 +2,7 @@
 // passes: Run starts the probe program (testbed/fixtures/probe) through the
 // driver under test and checks the Driver contract — exit codes, argv, env,
 // captured output, Stop of a busy task, Destroy, Inspect, duplicate IDs,
+// Recover by a new driver once the first closed (as after an agent restart),
 // mounts and memory limits.
 //
 // A driver's tests supply a Harness that knows how to build the driver and a

@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 		{"EveryWaiterGetsTheExit", testManyWaiters},
 		{"UnknownIDsAreNotFound", testUnknownIDs},
 		{"RecoverOfAnUnknownTaskIsNotFound", testRecoverUnknown},
+		{"RecoverAfterARestartNeverDuplicates", testRecoverAfterRestart},
 		{"ReadWriteMountIsWritable", testMountReadWrite},
 		{"ReadOnlyMountIsReadableNotWritable", testMountReadOnly},
 		{"MemoryLimitStopsAnAllocationBeyondIt", testMemoryLimit},
@@ -322,6 +323,75 @@ func testRecoverUnknown(t *testing.T, h Harness) {
 	}
 	if err := d.Recover(t.Context(), hd); !errors.Is(err, runtimes.ErrTaskNotFound) {
 		t.Fatalf("Recover of a task that never ran: err %v, want ErrTaskNotFound", err)
+	}
+}
+
+// closer is the Close every driver has besides the Driver interface.
+type closer interface {
+	Close(ctx context.Context) error
+}
+
+// testRecoverAfterRestart closes the driver that started a task, as an
+// agent process exits, and recovers the task from its handle with a new
+// driver: a driver whose tasks survive re-attaches to the one running task
+// (a second Recover or a Start of the ID makes no second one); any other
+// reports ErrTaskNotFound, so that the agent starts it again.
+func testRecoverAfterRestart(t *testing.T, h Harness) {
+	first := h.NewDriver(t)
+	c, ok := first.(closer)
+	if !ok {
+		t.Skip("driver has no Close(ctx) to end it as an agent process ends")
+	}
+	cfg := h.Task(t, "recover-after-restart", "forever")
+	hd := start(t, first, cfg)
+	WaitForLog(t, cfg, "started\n")
+	ctx, cancel := context.WithTimeout(t.Context(), Timeout)
+	defer cancel()
+	if err := c.Close(ctx); err != nil {
+		t.Fatalf("Close of the first driver: %v", err)
+	}
+
+	second := h.NewDriver(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+		defer cancel()
+		_ = second.Destroy(ctx, cfg.ID)
+	})
+	err := second.Recover(ctx, hd)
+	if !second.Capabilities().SurvivesAgentRestart {
+		if !errors.Is(err, runtimes.ErrTaskNotFound) {
+			t.Fatalf("Recover by a driver whose tasks die with it: err %v, want ErrTaskNotFound", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	st, err := second.Inspect(ctx, cfg.ID)
+	if err != nil || st.State != runtimes.TaskRunning {
+		t.Fatalf("Inspect after Recover: %+v, %v; want running", st, err)
+	}
+	if err := second.Recover(ctx, hd); err != nil {
+		t.Fatalf("second Recover: %v", err)
+	}
+	if _, err := second.Start(ctx, h.Task(t, cfg.ID, "forever")); !errors.Is(err, runtimes.ErrTaskExists) {
+		t.Fatalf("Start of a recovered ID: err %v, want ErrTaskExists", err)
+	}
+	// The log goes on from the same process: one start only.
+	seen := len(ReadLog(t, cfg))
+	deadline := time.Now().Add(Timeout)
+	for len(ReadLog(t, cfg)) <= seen {
+		if time.Now().After(deadline) {
+			t.Fatal("the recovered task's log stopped growing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(ReadLog(t, cfg), "started\n"); n != 1 {
+		t.Fatalf("the program started %d times, want once", n)
+	}
+	stop(t, second, cfg.ID)
+	if res := WaitExit(t, second, cfg.ID); res.Reason != runtimes.ReasonStopped {
+		t.Fatalf("exit after Stop by the new driver: %+v, want reason %s", res, runtimes.ReasonStopped)
 	}
 }
 
