@@ -35,6 +35,14 @@ func (s *Server) routes() {
 
 	nodes, _ := api.LookupKind("Node")
 	s.register(nodes, verbs{get: true, list: true}, s.kind(nodes))
+
+	// Every other kind gets the full set of verbs.
+	for _, info := range api.Kinds() {
+		if info.Kind == "Pod" || info.Kind == "Node" {
+			continue
+		}
+		s.register(info, verbs{get: true, list: true, create: true, replace: true, delete: true}, s.kind(info))
+	}
 	// Unknown paths (404) and methods (405) end in Echo's errors, which
 	// handleError turns into the same Status body as every other error.
 }
