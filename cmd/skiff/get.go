@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,38 +9,56 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/web/client"
 )
 
 type getOptions struct {
 	namespace     string
 	allNamespaces bool
 	output        string
+	labelSelector string
+	fieldSelector string
+	watch         bool
+	watchOnly     bool
+	watchEvents   bool
+	chunkSize     int64
 }
 
 func newGetCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
 		Use:   "get (pods|nodes) [NAME]",
-		Short: "List pods or nodes, or show one",
+		Short: "List pods or nodes, or show one; -w follows changes",
 		Long: `List pods or nodes as a table, or show one.
 
-  skiff get pods                 pods in the default namespace
-  skiff get pods -A              pods in every namespace
-  skiff get pod hello -o yaml    one pod as YAML
-  skiff get nodes -o wide        nodes with versions and addresses`,
+  skiff get pods                          pods in the default namespace
+  skiff get pods -A                       pods in every namespace
+  skiff get pods -l app=web,tier!=db      pods by label (=, ==, !=, in (a,b), notin (a,b), key, !key)
+  skiff get pods --field-selector spec.nodeName=edge-1,status.phase=Running
+  skiff get pods -w                       the pods, then a row for every change
+  skiff get pod hello -o yaml             one pod as YAML
+  skiff get nodes -o wide                 nodes with versions and addresses`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGet(cmd, args, o)
 		},
 	}
 	addNamespaceFlag(cmd, &o.namespace)
-	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list pods in every namespace")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
+	f := cmd.Flags()
+	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list pods in every namespace")
+	f.StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
+	f.StringVarP(&o.labelSelector, "selector", "l", "", "label selector, like app=web,tier!=db,env in (a,b),!legacy")
+	f.StringVar(&o.fieldSelector, "field-selector", "", "field selector, like spec.nodeName=edge-1,status.phase=Running (metadata.name, metadata.namespace and, for pods, spec.nodeName, status.phase…)")
+	f.BoolVarP(&o.watch, "watch", "w", false, "after listing, print a row for every change until interrupted")
+	f.BoolVar(&o.watchOnly, "watch-only", false, "print only the changes, not the current objects")
+	f.BoolVar(&o.watchEvents, "output-watch-events", false, "with --watch, say what happened (ADDED, MODIFIED, DELETED) in an EVENT column")
+	f.Int64Var(&o.chunkSize, "chunk-size", 500, "read large lists in pages of this many objects (0: one request)")
 	return cmd
 }
 
@@ -53,11 +72,18 @@ func runGet(cmd *cobra.Command, args []string, o getOptions) error {
 	default:
 		return fmt.Errorf("--output %q is not one of wide, yaml, json, name", o.output)
 	}
+	if o.chunkSize < 0 {
+		return fmt.Errorf("--chunk-size %d must be 0 or more", o.chunkSize)
+	}
+	o.watch = o.watch || o.watchOnly
 	name := ""
 	if len(args) == 2 {
 		name = args[1]
 		if o.allNamespaces {
 			return errors.New("a resource cannot be retrieved by name across all namespaces: drop -A or the name")
+		}
+		if o.labelSelector != "" {
+			return errors.New("a name and a label selector (-l) cannot be combined: drop one")
 		}
 	}
 	c, err := apiClient(cmd)
@@ -66,28 +92,37 @@ func runGet(cmd *cobra.Command, args []string, o getOptions) error {
 	}
 	ns := namespaceOrDefault(o.namespace)
 	listNS := ns
-	if o.allNamespaces {
+	if o.allNamespaces || !info.Namespaced {
 		listNS = ""
 	}
+	ctx := cmd.Context()
 	var objs []api.Object
-	if name != "" {
-		obj, err := c.GetObject(cmd.Context(), info, ns, name)
+	var rv string
+	if name != "" && o.fieldSelector == "" {
+		obj, err := c.GetObject(ctx, info, ns, name)
 		if err != nil {
 			return err
 		}
-		objs = []api.Object{obj}
+		objs, rv = []api.Object{obj}, obj.GetObjectMeta().ResourceVersion
 	} else {
-		l, err := c.ListObjects(cmd.Context(), info, listNS)
-		if err != nil {
-			return err
+		fieldSelector := o.fieldSelector
+		if name != "" {
+			fieldSelector, listNS = joinSelectors("metadata.name="+name, fieldSelector), ns
 		}
-		objs = l.Items
+		objs, rv, err = listAll(ctx, c, info, listNS, client.ListOptions{
+			LabelSelector: o.labelSelector, FieldSelector: fieldSelector, Limit: o.chunkSize,
+		})
+		if err != nil {
+			return selectorFlagError(err)
+		}
+	}
+	for _, obj := range objs {
+		setKind(obj, info)
+	}
+	if o.watch {
+		return watchObjects(cmd, c, info, ns, listNS, name, rv, objs, o)
 	}
 	out := cmd.OutOrStdout()
-	for _, obj := range objs {
-		tm := obj.GetTypeMeta()
-		tm.Kind, tm.APIVersion = info.Kind, info.APIVersion()
-	}
 	switch o.output {
 	case "yaml", "json":
 		return printObjects(out, o.output, objs, name != "")
@@ -106,14 +141,234 @@ func runGet(cmd *cobra.Command, args []string, o getOptions) error {
 		}
 		return nil
 	}
-	now := time.Now()
-	wide := o.output == "wide"
-	switch info.Kind {
-	case "Pod":
-		return printPodTable(out, objs, o.allNamespaces, wide, now)
-	default:
-		return printNodeTable(out, objs, wide, now)
+	header, rows := tableOf(info, objs, o.allNamespaces, o.output == "wide", time.Now())
+	t := newTable(out)
+	fmt.Fprintln(t, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(t, strings.Join(r, "\t"))
 	}
+	return t.Flush()
+}
+
+// selectorFlagError names the flag, not the API parameter, when the
+// server refused a selector.
+func selectorFlagError(err error) error {
+	st, ok := client.StatusOf(err)
+	if !ok || st.Details == nil || len(st.Details.Causes) != 1 {
+		return err
+	}
+	flag := map[string]string{api.ParamLabelSelector: "--selector (-l)", api.ParamFieldSelector: "--field-selector"}[st.Details.Causes[0].Field]
+	if flag == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %s", flag, st.Details.Causes[0].Message)
+}
+
+func setKind(obj api.Object, info api.KindInfo) {
+	tm := obj.GetTypeMeta()
+	tm.Kind, tm.APIVersion = info.Kind, info.APIVersion()
+}
+
+// listAll reads every page of a list and returns the items and the
+// first page's resourceVersion (a watch from it misses nothing).
+func listAll(ctx context.Context, c *client.Client, info api.KindInfo, ns string, opts client.ListOptions) ([]api.Object, string, error) {
+	var objs []api.Object
+	rv := ""
+	for {
+		l, err := c.ListObjects(ctx, info, ns, opts)
+		if err != nil {
+			if client.IsExpired(err) {
+				return nil, "", fmt.Errorf("the list changed too much while it was read in pages; run the command again, or with a larger --chunk-size: %w", err)
+			}
+			return nil, "", err
+		}
+		if rv == "" {
+			rv = l.ResourceVersion
+		}
+		objs = append(objs, l.Items...)
+		if l.Continue == "" {
+			return objs, rv, nil
+		}
+		opts.Continue = l.Continue
+	}
+}
+
+// watchObjects prints the current objects (unless --watch-only), then one
+// row (or document) per change until the command's context ends.
+func watchObjects(cmd *cobra.Command, c *client.Client, info api.KindInfo, ns, listNS, name, rv string, objs []api.Object, o getOptions) error {
+	ctx := cmd.Context()
+	fieldSelector := o.fieldSelector
+	watchNS := listNS
+	if name != "" {
+		fieldSelector = joinSelectors("metadata.name="+name, fieldSelector)
+		watchNS = ns
+	}
+	events, err := c.Watch(ctx, info, watchNS, client.WatchOptions{LabelSelector: o.labelSelector, FieldSelector: fieldSelector, ResourceVersion: rv})
+	if err != nil {
+		return selectorFlagError(err)
+	}
+	p := &watchPrinter{w: cmd.OutOrStdout(), info: info, o: o}
+	shown := map[string]bool{}
+	for _, obj := range objs {
+		shown[watchKey(obj)] = true
+	}
+	if !o.watchOnly {
+		if err := p.initial(objs); err != nil {
+			return err
+		}
+	} else if err := p.initial(nil); err != nil {
+		return err
+	}
+	for ev := range events {
+		switch ev.Type {
+		case api.WatchBookmark:
+			continue
+		case api.WatchError:
+			if client.IsExpired(ev.Err) {
+				return fmt.Errorf("the watch fell too far behind the server; run the command again: %w", ev.Err)
+			}
+			return ev.Err
+		case api.WatchDeleted:
+			// After a reconnect the server may name objects this watch
+			// never showed.
+			if !shown[watchKey(ev.Object)] {
+				continue
+			}
+			delete(shown, watchKey(ev.Object))
+		default:
+			shown[watchKey(ev.Object)] = true
+		}
+		setKind(ev.Object, info)
+		if err := p.event(ev.Type, ev.Object); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func watchKey(obj api.Object) string {
+	m := obj.GetObjectMeta()
+	return m.Namespace + "/" + m.Name
+}
+
+func joinSelectors(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "," + b
+}
+
+// watchPrinter prints objects as they change: table rows whose columns
+// keep the widths of the first rows, or YAML/JSON documents, or names.
+type watchPrinter struct {
+	w      io.Writer
+	info   api.KindInfo
+	o      getOptions
+	widths []int
+}
+
+func (p *watchPrinter) initial(objs []api.Object) error {
+	switch p.o.output {
+	case "yaml", "json", "name":
+		for _, obj := range objs {
+			if err := p.event(api.WatchAdded, obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	header, rows := tableOf(p.info, objs, p.o.allNamespaces, p.o.output == "wide", time.Now())
+	if p.o.watchEvents {
+		header = append([]string{"EVENT"}, header...)
+		for i := range rows {
+			rows[i] = append([]string{string(api.WatchAdded)}, rows[i]...)
+		}
+	}
+	p.widths = make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, cell := range r {
+			p.widths[i] = max(p.widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	if err := p.row(header); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := p.row(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *watchPrinter) event(typ api.WatchEventType, obj api.Object) error {
+	switch p.o.output {
+	case "name":
+		line := fmt.Sprintf("%s/%s", p.info.Singular, obj.GetObjectMeta().Name)
+		if p.o.watchEvents {
+			line = string(typ) + " " + line
+		}
+		_, err := fmt.Fprintln(p.w, line)
+		return err
+	case "yaml", "json":
+		var v any = obj
+		if p.o.watchEvents {
+			v = map[string]any{"type": typ, "object": obj}
+		}
+		if p.o.output == "yaml" {
+			b, err := yaml.Marshal(v)
+			if err != nil {
+				return fmt.Errorf("encode yaml: %w", err)
+			}
+			_, err = fmt.Fprintf(p.w, "---\n%s", b)
+			return err
+		}
+		b, err := json.MarshalIndent(v, "", "    ")
+		if err != nil {
+			return fmt.Errorf("encode json: %w", err)
+		}
+		_, err = fmt.Fprintf(p.w, "%s\n", b)
+		return err
+	}
+	_, rows := tableOf(p.info, []api.Object{obj}, p.o.allNamespaces, p.o.output == "wide", time.Now())
+	if len(rows) == 0 {
+		return nil
+	}
+	row := rows[0]
+	if p.o.watchEvents {
+		row = append([]string{string(typ)}, row...)
+	}
+	return p.row(row)
+}
+
+// row prints cells padded to the column widths, as newTable would.
+func (p *watchPrinter) row(cells []string) error {
+	var b strings.Builder
+	for i, cell := range cells {
+		b.WriteString(cell)
+		if i == len(cells)-1 {
+			break
+		}
+		w := 0
+		if i < len(p.widths) {
+			w = p.widths[i]
+		}
+		b.WriteString(strings.Repeat(" ", max(w-utf8.RuneCountInString(cell), 0)+tablePadding))
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(p.w, b.String())
+	return err
+}
+
+// tablePadding is the space between columns, as newTable's.
+const tablePadding = 3
+
+// tableOf is the header and the rows of a table of objs.
+func tableOf(info api.KindInfo, objs []api.Object, withNamespace, wide bool, now time.Time) ([]string, [][]string) {
+	if info.Kind == "Pod" {
+		return podTable(objs, withNamespace, wide, now)
+	}
+	return nodeTable(objs, wide, now)
 }
 
 // printObjects writes one object, or a List of them, as YAML or JSON.
@@ -137,8 +392,7 @@ func printObjects(w io.Writer, format string, objs []api.Object, single bool) er
 	return err
 }
 
-func printPodTable(w io.Writer, objs []api.Object, withNamespace, wide bool, now time.Time) error {
-	t := newTable(w)
+func podTable(objs []api.Object, withNamespace, wide bool, now time.Time) ([]string, [][]string) {
 	cols := []string{"NAME", "READY", "STATUS", "NODE", "RUNTIME", "AGE"}
 	if withNamespace {
 		cols = append([]string{"NAMESPACE"}, cols...)
@@ -146,7 +400,7 @@ func printPodTable(w io.Writer, objs []api.Object, withNamespace, wide bool, now
 	if wide {
 		cols = append(cols, "RESTARTS", "IP", "IMAGES")
 	}
-	fmt.Fprintln(t, strings.Join(cols, "\t"))
+	var rows [][]string
 	for _, obj := range objs {
 		p, ok := obj.(*api.Pod)
 		if !ok {
@@ -159,9 +413,9 @@ func printPodTable(w io.Writer, objs []api.Object, withNamespace, wide bool, now
 		if wide {
 			row = append(row, strconv.Itoa(int(podRestarts(p))), orNone(p.Status.HostIP), podImages(p))
 		}
-		fmt.Fprintln(t, strings.Join(row, "\t"))
+		rows = append(rows, row)
 	}
-	return t.Flush()
+	return cols, rows
 }
 
 // podRow is NAME, READY, STATUS, NODE, RUNTIME, AGE of a pod.
@@ -240,13 +494,12 @@ func podImages(p *api.Pod) string {
 	return strings.Join(imgs, ",")
 }
 
-func printNodeTable(w io.Writer, objs []api.Object, wide bool, now time.Time) error {
-	t := newTable(w)
+func nodeTable(objs []api.Object, wide bool, now time.Time) ([]string, [][]string) {
 	cols := []string{"NAME", "STATUS", "ARCH", "OS", "RUNTIMES", "AGE"}
 	if wide {
 		cols = append(cols, "VERSION", "KERNEL", "INTERNAL-IP")
 	}
-	fmt.Fprintln(t, strings.Join(cols, "\t"))
+	var rows [][]string
 	for _, obj := range objs {
 		n, ok := obj.(*api.Node)
 		if !ok {
@@ -257,9 +510,9 @@ func printNodeTable(w io.Writer, objs []api.Object, wide bool, now time.Time) er
 			info := n.Status.NodeInfo
 			row = append(row, orNone(info.AgentVersion), orNone(info.KernelVersion), orNone(nodeAddress(n, "InternalIP")))
 		}
-		fmt.Fprintln(t, strings.Join(row, "\t"))
+		rows = append(rows, row)
 	}
-	return t.Flush()
+	return cols, rows
 }
 
 // nodeRow is NAME, STATUS, ARCH, OS, RUNTIMES, AGE of a node.

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,5 +191,203 @@ func TestPodStatusColumn(t *testing.T) {
 		if got := podStatus(&tt.give); got != tt.want {
 			t.Errorf("%s: podStatus = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+func (e *cliEnv) labelPod(ns, name string, labels map[string]string, node string, phase api.PodPhase) {
+	e.t.Helper()
+	p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: api.PodSpec{NodeName: node, Containers: []api.Container{{Name: "main", Image: "nginx:1"}}}}
+	api.SetDefaults(p)
+	p.Status.Phase = phase
+	if err := store.For[*api.Pod](e.store).Create(e.t.Context(), p); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestGetPodsBySelectors(t *testing.T) {
+	e := startCLIEnv(t)
+	e.labelPod("default", "web-1", map[string]string{"app": "web", "tier": "front"}, "edge-1", api.PodRunning)
+	e.labelPod("default", "web-2", map[string]string{"app": "web", "legacy": "yes"}, "edge-2", api.PodRunning)
+	e.labelPod("default", "db-1", map[string]string{"app": "db"}, "edge-1", api.PodPending)
+	e.labelPod("other", "web-3", map[string]string{"app": "web"}, "edge-1", api.PodRunning)
+
+	if out := e.mustRun("get", "pods", "-l", "app=web,!legacy", "-o", "name"); out != "pod/web-1\n" {
+		t.Fatalf("-l = %q", out)
+	}
+	if out := e.mustRun("get", "pods", "--field-selector", "spec.nodeName=edge-1,status.phase=Running", "-A", "-o", "name"); out != "pod/web-1\npod/web-3\n" {
+		t.Fatalf("--field-selector -A = %q", out)
+	}
+	if out := e.mustRun("get", "pods", "--selector", "app in (web,db)", "--field-selector", "spec.nodeName!=edge-2", "-o", "name"); out != "pod/db-1\npod/web-1\n" {
+		t.Fatalf("both = %q", out)
+	}
+	if out := e.mustRun("get", "pod", "db-1", "--field-selector", "status.phase=Pending", "-o", "name"); out != "pod/db-1\n" {
+		t.Fatalf("name with --field-selector = %q", out)
+	}
+	_, _, err := e.run("get", "pods", "-l", "app=web,tier!=db!")
+	if err == nil || !strings.HasPrefix(err.Error(), "--selector (-l): ") || !strings.Contains(err.Error(), `"tier!=db!"`) {
+		t.Fatalf("bad -l: %v", err)
+	}
+	_, _, err = e.run("get", "pods", "--field-selector", "spec.image=x")
+	if err == nil || !strings.HasPrefix(err.Error(), "--field-selector: ") || !strings.Contains(err.Error(), "spec.nodeName") {
+		t.Fatalf("unsupported field: %v", err)
+	}
+	_, _, err = e.run("get", "pod", "web-1", "-l", "app=web")
+	if err == nil || !strings.Contains(err.Error(), "cannot be combined") {
+		t.Fatalf("name with -l: %v", err)
+	}
+}
+
+func TestGetPodsReadsLargeListsInChunks(t *testing.T) {
+	e := startCLIEnv(t)
+	for i := range 7 {
+		e.labelPod("default", fmt.Sprintf("p-%d", i), nil, "", api.PodPending)
+	}
+	rows := table(e.mustRun("get", "pods", "--chunk-size", "2"))
+	if len(rows) != 8 || rows[1][0] != "p-0" || rows[7][0] != "p-6" {
+		t.Fatalf("rows = %v", rows)
+	}
+}
+
+// syncBuffer is an output a running command writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startCmd runs a long-running command (a watch) in the background; stop
+// interrupts it and returns its error.
+func (e *cliEnv) startCmd(args ...string) (*syncBuffer, func() error) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(e.t.Context())
+	root := newRootCmd()
+	out := &syncBuffer{}
+	root.SetOut(out)
+	root.SetErr(out)
+	root.SetArgs(append(args, "--server", e.server))
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	stopped := false
+	var err error
+	stop := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			err = <-done
+		}
+		return err
+	}
+	e.t.Cleanup(func() { _ = stop() })
+	return out, stop
+}
+
+// waitForLines polls the output until it has n lines, the last matching
+// want (fields compared as a prefix).
+func waitForLines(t *testing.T, out *syncBuffer, n int, want ...string) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var lines []string
+		if o := strings.TrimRight(out.String(), "\n"); o != "" {
+			lines = strings.Split(o, "\n")
+		}
+		if len(lines) >= n {
+			got := strings.Fields(lines[n-1])
+			if len(got) < len(want) || strings.Join(got[:len(want)], " ") != strings.Join(want, " ") {
+				t.Fatalf("line %d = %q, want it to start with %v; output:\n%s", n, lines[n-1], want, out.String())
+			}
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line %d within 5s; output:\n%s", n, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestGetPodsWatchPrintsRowsAsTheyChange(t *testing.T) {
+	e := startCLIEnv(t)
+	e.labelPod("default", "web-1", map[string]string{"app": "web"}, "", api.PodPending)
+	e.labelPod("default", "db-1", map[string]string{"app": "db"}, "", api.PodPending)
+	out, stop := e.startCmd("get", "pods", "-l", "app=web", "-w")
+	waitForLines(t, out, 1, "NAME", "READY", "STATUS")
+	waitForLines(t, out, 2, "web-1", "0/1", "Pending", "<none>")
+
+	pods := store.For[*api.Pod](e.store)
+	if _, err := pods.Mutate(t.Context(), "default", "web-1", func(p *api.Pod) error {
+		p.Spec.NodeName, p.Status.Phase = "edge-1", api.PodRunning
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitForLines(t, out, 3, "web-1", "0/1", "Running", "edge-1")
+	e.labelPod("default", "db-2", map[string]string{"app": "db"}, "", api.PodPending) // not shown
+	e.labelPod("default", "web-2", map[string]string{"app": "web"}, "", api.PodPending)
+	lines := waitForLines(t, out, 4, "web-2", "0/1", "Pending")
+	// Later rows keep the columns of the first ones.
+	if strings.Index(lines[3], "Pending") != strings.Index(lines[1], "Pending") {
+		t.Fatalf("columns moved:\n%s", strings.Join(lines, "\n"))
+	}
+	if err := pods.Delete(t.Context(), "default", "web-2", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitForLines(t, out, 5, "web-2")
+	if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("watch ended with %v", err)
+	}
+	if n := len(strings.Split(strings.TrimRight(out.String(), "\n"), "\n")); n != 5 {
+		t.Fatalf("%d lines, want 5:\n%s", n, out.String())
+	}
+}
+
+func TestGetWatchWithEventsAllNamespacesAndOnePod(t *testing.T) {
+	e := startCLIEnv(t)
+	e.labelPod("default", "a", nil, "", api.PodPending)
+	out, stop := e.startCmd("get", "pods", "-A", "-w", "--output-watch-events")
+	waitForLines(t, out, 1, "EVENT", "NAMESPACE", "NAME")
+	waitForLines(t, out, 2, "ADDED", "default", "a")
+	e.labelPod("prod", "b", nil, "", api.PodPending)
+	waitForLines(t, out, 3, "ADDED", "prod", "b")
+	if err := store.For[*api.Pod](e.store).Delete(t.Context(), "default", "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitForLines(t, out, 4, "DELETED", "default", "a")
+	_ = stop()
+
+	one, stopOne := e.startCmd("get", "pod", "b", "-n", "prod", "-w", "-o", "name", "--output-watch-events")
+	waitForLines(t, one, 1, "ADDED", "pod/b")
+	e.labelPod("prod", "c", nil, "", api.PodPending) // another pod: not shown
+	if _, err := store.For[*api.Pod](e.store).Mutate(t.Context(), "prod", "b", func(p *api.Pod) error {
+		p.Status.Phase = api.PodRunning
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitForLines(t, one, 2, "MODIFIED", "pod/b")
+	_ = stopOne()
+}
+
+func TestGetWatchOnlyPrintsOnlyChanges(t *testing.T) {
+	e := startCLIEnv(t)
+	e.labelPod("default", "old", nil, "", api.PodPending)
+	out, stop := e.startCmd("get", "pods", "--watch-only")
+	waitForLines(t, out, 1, "NAME") // printed once the watch is open
+	e.labelPod("default", "new", nil, "", api.PodPending)
+	lines := waitForLines(t, out, 2, "new")
+	_ = stop()
+	if len(lines) != 2 {
+		t.Fatalf("output = %q", out.String())
 	}
 }
