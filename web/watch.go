@@ -233,8 +233,8 @@ func (st *watchState) apply(c store.Change) (watchEvent, bool) {
 		}
 		return watchEvent{}, false
 	}
-	if c.Created || st.resumed && !known && !wasUnseeded && c.Revision > st.seedRev {
-		prev, known = watched{}, true // the object did not exist before
+	if !known && (c.Created || st.resumed && !wasUnseeded && c.Revision > st.seedRev) {
+		known = true // the object did not exist before: prev is "not visible"
 	}
 	matches := st.q.matches(c.Object)
 	if matches {
