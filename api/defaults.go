@@ -25,6 +25,26 @@ func SetDefaults(obj Object) {
 			g := DefaultTerminationGracePeriodSeconds
 			p.Spec.TerminationGracePeriodSeconds = &g
 		}
+		defaultNodeTolerations(&p.Spec)
 	}
 	setWorkloadDefaults(obj)
+}
+
+// defaultNodeTolerations gives a pod Kubernetes' default tolerations of the
+// unreachable and not-ready NoExecute taints (300 s), unless it already
+// tolerates them: a pod is replaced elsewhere five minutes after its node
+// went away. DaemonSet pods tolerate them without a limit and stay.
+func defaultNodeTolerations(s *PodSpec) {
+	for _, key := range []string{TaintNodeNotReady, TaintNodeUnreachable} {
+		has := false
+		for _, t := range s.Tolerations {
+			if (t.Key == key || (t.Key == "" && t.Operator == "Exists")) && (t.Effect == "" || t.Effect == "NoExecute") {
+				has = true
+			}
+		}
+		if !has {
+			secs := DefaultTolerationSeconds
+			s.Tolerations = append(s.Tolerations, Toleration{Key: key, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &secs})
+		}
+	}
 }

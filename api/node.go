@@ -9,6 +9,20 @@ const (
 	LabelHostname = "kubernetes.io/hostname"
 )
 
+// NoExecute taints the control plane puts on nodes that are not Ready,
+// as Kubernetes does.
+const (
+	// TaintNodeUnreachable: the node's agent stopped renewing its lease.
+	TaintNodeUnreachable = "node.kubernetes.io/unreachable"
+	// TaintNodeNotReady: the node reports itself not ready.
+	TaintNodeNotReady = "node.kubernetes.io/not-ready"
+)
+
+// DefaultTolerationSeconds is how long a pod stays on a node that became
+// unreachable or not ready before it is replaced elsewhere, unless its
+// tolerations say otherwise (Kubernetes' DefaultTolerationSeconds).
+const DefaultTolerationSeconds int64 = 300
+
 // Node is a machine that runs an edge agent.
 type Node struct {
 	TypeMeta   `json:",inline"`

@@ -1,8 +1,15 @@
 // Package nodelifecycle marks nodes NotReady when their agent stops
-// renewing its lease for longer than a grace period, as Kubernetes' node
-// lifecycle controller does. (Agents renewing again are marked Ready by
-// agentapi as soon as the renewal arrives.) Taints and eviction build on
-// this later.
+// renewing its lease for longer than a grace period, taints them
+// NoExecute (node.kubernetes.io/unreachable or not-ready), and evicts the
+// pods whose tolerations run out, as Kubernetes' node lifecycle controller
+// and taint manager do. (Agents renewing again are marked Ready by agentapi
+// as soon as the renewal arrives; the taint comes off at the next check.)
+//
+// Eviction is a per-workload choice through tolerations: a pod that
+// tolerates the taint without tolerationSeconds stays where it is while the
+// node is away (DaemonSet pods do); one with tolerationSeconds is replaced
+// elsewhere after that long (every pod gets 300 s by default, as in
+// Kubernetes).
 //
 // Package nodelifecycle imports api and store only.
 package nodelifecycle
@@ -33,6 +40,7 @@ type Options struct {
 type Controller struct {
 	opts   Options
 	nodes  *store.Resource[*api.Node]
+	pods   *store.Resource[*api.Pod]
 	leases jetstream.KeyValue
 	log    *slog.Logger
 	now    func() time.Time
@@ -49,7 +57,7 @@ func New(st *store.Store, leases jetstream.KeyValue, opts Options, log *slog.Log
 	if opts.Interval == 0 {
 		opts.Interval = max(opts.GracePeriod/8, 100*time.Millisecond)
 	}
-	return &Controller{opts: opts, nodes: store.For[*api.Node](st), leases: leases, log: log, now: time.Now}
+	return &Controller{opts: opts, nodes: store.For[*api.Node](st), pods: store.For[*api.Pod](st), leases: leases, log: log, now: time.Now}
 }
 
 // Start begins the periodic check.
@@ -91,6 +99,7 @@ func (c *Controller) Check(ctx context.Context) {
 		return
 	}
 	now := c.now().UTC()
+	defer func() { c.taintAndEvict(ctx, now) }()
 	for _, n := range nodes {
 		if !n.IsReady() {
 			continue
@@ -132,4 +141,30 @@ func (c *Controller) Check(ctx context.Context) {
 			c.log.Info("node not ready", "node", n.Name, "lastRenewal", renewed)
 		}
 	}
+}
+
+// taintAndEvict brings every node's lifecycle taint in line with its Ready
+// condition and evicts what must go.
+func (c *Controller) taintAndEvict(ctx context.Context, now time.Time) {
+	nodes, err := c.nodes.List(ctx, "")
+	if err != nil {
+		c.log.Warn("list nodes", "err", err)
+		return
+	}
+	tainted := map[string]api.Taint{}
+	for _, n := range nodes {
+		n, err := c.reconcileTaints(ctx, n, now)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				c.log.Warn("taint node", "node", n.Name, "err", err)
+			}
+			continue
+		}
+		for _, t := range n.Spec.Taints {
+			if isLifecycleTaint(t) {
+				tainted[n.Name] = t
+			}
+		}
+	}
+	c.evict(ctx, tainted, now)
 }

@@ -150,7 +150,7 @@ func TestAReadyNodeWithNoLeaseSinceLongAgoBecomesUnknown(t *testing.T) {
 	}
 }
 
-func TestANodeThatIsNotReadyIsLeftAlone(t *testing.T) {
+func TestANodeThatIsNotReadyKeepsItsConditionAndGetsTheNotReadyTaint(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 	n := &api.Node{ObjectMeta: api.ObjectMeta{Name: "edge-1"}}
@@ -164,10 +164,15 @@ func TestANodeThatIsNotReadyIsLeftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.controller(nodelifecycle.Options{GracePeriod: time.Second}).Check(ctx)
-	if got := e.get(t, "edge-1"); got.ResourceVersion != n.ResourceVersion {
-		t.Errorf("a NotReady node was rewritten: %+v", got.Status.Conditions)
+	got := e.get(t, "edge-1")
+	if c := got.Status.Condition(api.NodeReady); c.Status != api.ConditionFalse || c.Reason != "KubeletNotReady" {
+		t.Errorf("a NotReady node's condition was rewritten: %+v", got.Status.Conditions)
+	}
+	if len(got.Spec.Taints) != 1 || got.Spec.Taints[0].Key != nodelifecycle.TaintNotReady || got.Spec.Taints[0].Effect != "NoExecute" {
+		t.Errorf("taints of a NotReady node = %+v, want %s:NoExecute", got.Spec.Taints, nodelifecycle.TaintNotReady)
 	}
 	if got := e.get(t, "edge-2"); got.ResourceVersion != bare.ResourceVersion {
+		// No Ready condition: nothing is known, nothing is done.
 		t.Errorf("a node without conditions was rewritten: %+v", got.Status.Conditions)
 	}
 }
