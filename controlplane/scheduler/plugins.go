@@ -2,56 +2,76 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/skiff-sh/skiff/api"
 )
 
-// NodeInfo is a node with what the scheduler knows is bound to it.
-type NodeInfo struct {
-	Node *api.Node
-	// Pods is the number of non-terminal pods bound to the node.
-	Pods int
-}
-
-// FilterPlugin rules nodes out. Filter returns "" when the pod may run on
-// the node, or the reason it may not, phrased to follow "N node(s) …".
-type FilterPlugin interface {
-	Name() string
-	Filter(pod *api.Pod, n *NodeInfo) (reason string)
-}
-
-// ScorePlugin ranks the nodes that passed every filter; higher is better.
-type ScorePlugin interface {
-	Name() string
-	Score(pod *api.Pod, n *NodeInfo) int64
-}
-
-// DefaultFilters are the filters a scheduler uses unless told otherwise.
+// DefaultFilters are the filters a scheduler uses unless told otherwise,
+// in the order a node is tried against them (its first failing filter
+// gives its reasons).
 func DefaultFilters() []FilterPlugin {
-	return []FilterPlugin{nodeReady{}, nodeUnschedulable{}, runtimeClass{}, nodeSelector{}, taintToleration{}, podCapacity{}}
-}
-
-// DefaultScores are the scores a scheduler uses unless told otherwise.
-func DefaultScores() []ScorePlugin { return []ScorePlugin{leastPods{}} }
-
-type nodeReady struct{}
-
-func (nodeReady) Name() string { return "NodeReady" }
-func (nodeReady) Filter(_ *api.Pod, n *NodeInfo) string {
-	if !n.Node.IsReady() {
-		return "are not ready"
+	return []FilterPlugin{
+		NodeReady{}, NodeUnschedulable{}, RuntimeClass{}, NodeSelector{}, NodeAffinity{},
+		TaintToleration{}, NodeResourcesFit{}, InterPodAntiAffinity{}, PodTopologySpread{},
 	}
-	return ""
 }
 
-type nodeUnschedulable struct{}
+// DefaultScores are the scores a scheduler uses unless told otherwise,
+// with kube-scheduler's weights.
+func DefaultScores() []ScorePlugin {
+	return []ScorePlugin{LeastAllocated{}, NodeAffinity{}, TaintToleration{}, InterPodAntiAffinity{}, PodTopologySpread{}}
+}
 
-func (nodeUnschedulable) Name() string { return "NodeUnschedulable" }
-func (nodeUnschedulable) Filter(_ *api.Pod, n *NodeInfo) string {
+// Reasons, phrased to follow "N node(s) ".
+const (
+	ReasonNotReady             = "are not ready"
+	ReasonCordoned             = "are cordoned (unschedulable)"
+	ReasonNodeSelector         = "didn't match the pod's node selector"
+	ReasonNodeAffinity         = "didn't match the pod's node affinity"
+	ReasonTooManyPods          = "are full (too many pods)"
+	ReasonInsufficientCPU      = "had insufficient cpu"
+	ReasonInsufficientMemory   = "had insufficient memory"
+	ReasonAntiAffinity         = "didn't match pod anti-affinity rules"
+	ReasonExistingAntiAffinity = "didn't satisfy existing pods anti-affinity rules"
+	ReasonTopologySpread       = "didn't match pod topology spread constraints"
+	ReasonTopologySpreadLabel  = "didn't match pod topology spread constraints (missing required label)"
+)
+
+// Reason slices returned by filters; shared, never changed.
+var (
+	reasonNotReady             = []string{ReasonNotReady}
+	reasonCordoned             = []string{ReasonCordoned}
+	reasonNodeSelector         = []string{ReasonNodeSelector}
+	reasonNodeAffinity         = []string{ReasonNodeAffinity}
+	reasonAntiAffinity         = []string{ReasonAntiAffinity}
+	reasonExistingAntiAffinity = []string{ReasonExistingAntiAffinity}
+	reasonTopologySpread       = []string{ReasonTopologySpread}
+	reasonTopologySpreadLabel  = []string{ReasonTopologySpreadLabel}
+)
+
+// NodeReady keeps pods off nodes whose Ready condition is not True.
+type NodeReady struct{}
+
+func (NodeReady) Name() string { return "NodeReady" }
+
+func (NodeReady) Filter(_ *CycleState, _ *api.Pod, n *NodeInfo) []string {
+	if !n.ready {
+		return reasonNotReady
+	}
+	return nil
+}
+
+// NodeUnschedulable keeps pods off cordoned nodes.
+type NodeUnschedulable struct{}
+
+func (NodeUnschedulable) Name() string { return "NodeUnschedulable" }
+
+func (NodeUnschedulable) Filter(_ *CycleState, _ *api.Pod, n *NodeInfo) []string {
 	if n.Node.Spec.Unschedulable {
-		return "are cordoned (unschedulable)"
+		return reasonCordoned
 	}
-	return ""
+	return nil
 }
 
 // RuntimeContainerd is the runtime handler name of OCI containers.
@@ -65,46 +85,136 @@ func RuntimeFor(p *api.Pod) string {
 	return RuntimeContainerd
 }
 
-type runtimeClass struct{}
+// RuntimeClass puts a pod only on a node that offers its runtime: a Wasm
+// pod on a node with the wasm handler, any other on one with containerd.
+// Wasm pods are architecture-neutral: nothing filters them by
+// kubernetes.io/arch or os unless the pod asks (nodeSelector, affinity).
+type RuntimeClass struct{}
 
-func (runtimeClass) Name() string { return "RuntimeClass" }
-func (runtimeClass) Filter(p *api.Pod, n *NodeInfo) string {
+func (RuntimeClass) Name() string { return "RuntimeClass" }
+
+func (RuntimeClass) Filter(_ *CycleState, p *api.Pod, n *NodeInfo) []string {
 	if r := RuntimeFor(p); !n.Node.Status.HasRuntime(r) {
-		return fmt.Sprintf("have no %s runtime", r)
+		return []string{fmt.Sprintf("have no %s runtime", r)}
 	}
-	return ""
+	return nil
 }
 
-type nodeSelector struct{}
+// NodeSelector puts a pod only on nodes with every label of its
+// nodeSelector (kubernetes.io/arch and os among them).
+type NodeSelector struct{}
 
-func (nodeSelector) Name() string { return "NodeSelector" }
-func (nodeSelector) Filter(p *api.Pod, n *NodeInfo) string {
+func (NodeSelector) Name() string { return "NodeSelector" }
+
+func (NodeSelector) Filter(_ *CycleState, p *api.Pod, n *NodeInfo) []string {
+	if !matchesNodeSelector(p, n.Node) {
+		return reasonNodeSelector
+	}
+	return nil
+}
+
+func matchesNodeSelector(p *api.Pod, n *api.Node) bool {
 	for k, v := range p.Spec.NodeSelector {
-		if n.Node.Labels[k] != v {
-			return "didn't match the pod's node selector"
+		if got, ok := n.Labels[k]; !ok || got != v {
+			return false
 		}
 	}
-	return ""
+	return true
 }
 
-type taintToleration struct{}
+// NodeAffinity filters by the pod's required node affinity and scores by
+// its preferred terms: the sum of the weights of the terms a node matches,
+// scaled so the best node has MaxNodeScore.
+type NodeAffinity struct{}
 
-func (taintToleration) Name() string { return "TaintToleration" }
-func (taintToleration) Filter(p *api.Pod, n *NodeInfo) string {
+func (NodeAffinity) Name() string  { return "NodeAffinity" }
+func (NodeAffinity) Weight() int64 { return 2 }
+
+func (NodeAffinity) Filter(_ *CycleState, p *api.Pod, n *NodeInfo) []string {
+	if !matchesRequiredAffinity(p, n.Node) {
+		return reasonNodeAffinity
+	}
+	return nil
+}
+
+func matchesRequiredAffinity(p *api.Pod, n *api.Node) bool {
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil {
+		return true
+	}
+	return a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.Matches(n.Name, n.Labels)
+}
+
+func (NodeAffinity) Score(_ *CycleState, p *api.Pod, n *NodeInfo) int64 {
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil {
+		return 0
+	}
+	var s int64
+	for _, t := range a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+		if t.Weight > 0 && t.Preference.Matches(n.Node.Name, n.Node.Labels) {
+			s += int64(t.Weight)
+		}
+	}
+	return s
+}
+
+func (NodeAffinity) Normalize(scores []int64) { scaleToMax(scores, false) }
+
+// scaleToMax maps scores to 0–MaxNodeScore in proportion to the highest;
+// reverse makes the lowest best.
+func scaleToMax(scores []int64, reverse bool) {
+	top := slices.Max(scores)
+	for i, s := range scores {
+		switch {
+		case top <= 0 && reverse:
+			scores[i] = MaxNodeScore
+		case top <= 0:
+			scores[i] = 0
+		case reverse:
+			scores[i] = MaxNodeScore - s*MaxNodeScore/top
+		default:
+			scores[i] = s * MaxNodeScore / top
+		}
+	}
+}
+
+// TaintToleration keeps pods off nodes with a NoSchedule or NoExecute taint
+// they do not tolerate, and prefers nodes with fewer PreferNoSchedule
+// taints they do not tolerate.
+type TaintToleration struct{}
+
+func (TaintToleration) Name() string  { return "TaintToleration" }
+func (TaintToleration) Weight() int64 { return 3 }
+
+func (TaintToleration) Filter(_ *CycleState, p *api.Pod, n *NodeInfo) []string {
 	for _, t := range n.Node.Spec.Taints {
 		if t.Effect != "NoSchedule" && t.Effect != "NoExecute" {
 			continue
 		}
 		if !tolerates(p.Spec.Tolerations, t) {
-			if t.Value != "" {
-				return fmt.Sprintf("had untolerated taint {%s=%s:%s}", t.Key, t.Value, t.Effect)
-			}
-			return fmt.Sprintf("had untolerated taint {%s:%s}", t.Key, t.Effect)
+			return []string{fmt.Sprintf("had untolerated taint {%s: %s}", t.Key, t.Value)}
 		}
 	}
-	return ""
+	return nil
 }
 
+func (TaintToleration) Score(_ *CycleState, p *api.Pod, n *NodeInfo) int64 {
+	var s int64
+	for _, t := range n.Node.Spec.Taints {
+		if t.Effect == "PreferNoSchedule" && !tolerates(p.Spec.Tolerations, t) {
+			s++
+		}
+	}
+	return s
+}
+
+func (TaintToleration) Normalize(scores []int64) { scaleToMax(scores, true) }
+
+// tolerates reports whether any toleration covers the taint, as in
+// Kubernetes: the effect matches (empty matches all), and Exists with the
+// taint's key (or no key: every taint), or Equal (or empty) with its key
+// and value.
 func tolerates(ts []api.Toleration, t api.Taint) bool {
 	for _, tol := range ts {
 		if tol.Effect != "" && tol.Effect != t.Effect {
@@ -124,18 +234,354 @@ func tolerates(ts []api.Toleration, t api.Taint) bool {
 	return false
 }
 
-type podCapacity struct{}
+// NodeResourcesFit puts a pod only where its requests fit: status.allocatable
+// minus the requests of the non-terminal pods bound to the node (those this
+// scheduler just bound included), and under allocatable pods. Each
+// resource short is its own reason, as in Kubernetes.
+type NodeResourcesFit struct{}
 
-func (podCapacity) Name() string { return "PodCapacity" }
-func (podCapacity) Filter(_ *api.Pod, n *NodeInfo) string {
-	q, ok := n.Node.Status.Allocatable[api.ResourcePods]
-	if ok && q.Value() > 0 && int64(n.Pods) >= q.Value() {
-		return "are full (too many pods)"
+func (NodeResourcesFit) Name() string { return "NodeResourcesFit" }
+
+func (NodeResourcesFit) Filter(cs *CycleState, _ *api.Pod, n *NodeInfo) []string {
+	var out []string
+	if n.MaxPods > 0 && int64(n.Pods) >= n.MaxPods {
+		out = append(out, ReasonTooManyPods)
 	}
-	return ""
+	req := cs.Requests()
+	if req.MilliCPU > 0 && req.MilliCPU > n.Allocatable.MilliCPU-n.Requested.MilliCPU {
+		out = append(out, ReasonInsufficientCPU)
+	}
+	if req.Memory > 0 && req.Memory > n.Allocatable.Memory-n.Requested.Memory {
+		out = append(out, ReasonInsufficientMemory)
+	}
+	return out
 }
 
-type leastPods struct{}
+// LeastAllocated prefers the node with the most room left after the pod,
+// cpu and memory weighing the same: the mean of (allocatable − requested)
+// / allocatable, on 0–100. Containers without requests count as
+// DefaultMilliCPURequest and DefaultMemoryRequest, so they spread too.
+type LeastAllocated struct{}
 
-func (leastPods) Name() string                        { return "LeastPods" }
-func (leastPods) Score(_ *api.Pod, n *NodeInfo) int64 { return -int64(n.Pods) }
+func (LeastAllocated) Name() string { return "LeastAllocated" }
+
+func (LeastAllocated) Score(cs *CycleState, _ *api.Pod, n *NodeInfo) int64 {
+	req := cs.NonZeroRequests()
+	cpu := freeFraction(n.Allocatable.MilliCPU, n.NonZeroRequested.MilliCPU+req.MilliCPU)
+	mem := freeFraction(n.Allocatable.Memory, n.NonZeroRequested.Memory+req.Memory)
+	return (cpu + mem) / 2
+}
+
+func freeFraction(alloc, used int64) int64 {
+	if alloc <= 0 || used >= alloc {
+		return 0
+	}
+	// Divide first where the product could overflow (memory in bytes).
+	if alloc > 1<<50 {
+		return (alloc - used) / (alloc / MaxNodeScore)
+	}
+	return (alloc - used) * MaxNodeScore / alloc
+}
+
+// domainSet is a set of topology domains under one key.
+type domainSet struct {
+	key    string
+	values map[string]bool
+}
+
+func (d domainSet) has(n *api.Node) bool {
+	v, ok := topologyValue(n, d.key)
+	return ok && d.values[v]
+}
+
+// domainsOf are the domains under key of the nodes in perNode.
+func domainsOf(cs *CycleState, key string, perNode map[string]int) domainSet {
+	d := domainSet{key: key, values: map[string]bool{}}
+	for name := range perNode {
+		if ni := cs.NodeInfo(name); ni != nil {
+			if v, ok := topologyValue(ni.Node, key); ok {
+				d.values[v] = true
+			}
+		}
+	}
+	return d
+}
+
+// InterPodAntiAffinity keeps a pod out of every topology domain (the nodes
+// sharing a value of the term's topologyKey; kubernetes.io/hostname is the
+// node) that already runs a pod its required anti-affinity terms select
+// (in the term's namespaces, default the pod's own), and, symmetrically,
+// out of the domains of existing pods whose required anti-affinity selects
+// it. Preferred terms, the pod's and existing pods', lower a node's score
+// by their weight for each such pod in its domain.
+type InterPodAntiAffinity struct{}
+
+func (InterPodAntiAffinity) Name() string  { return "InterPodAntiAffinity" }
+func (InterPodAntiAffinity) Weight() int64 { return 2 }
+
+type antiAffinityState struct {
+	own, existing []domainSet
+}
+
+func (InterPodAntiAffinity) PreFilter(cs *CycleState, p *api.Pod) {
+	var st antiAffinityState
+	for _, t := range cs.pod.terms {
+		if t.weight == 0 {
+			st.own = append(st.own, domainsOf(cs, t.topologyKey, cs.MatchingPods(t.namespaces, t.selector)))
+		}
+	}
+	for _, et := range cs.c.terms {
+		if et.weight == 0 && et.matches(p) {
+			st.existing = append(st.existing, domainsOf(cs, et.topologyKey, et.perNode))
+		}
+	}
+	if len(st.own)+len(st.existing) > 0 {
+		cs.Write("InterPodAntiAffinity", &st)
+	}
+}
+
+func (t *antiTerm) matches(p *api.Pod) bool {
+	return slices.Contains(t.namespaces, p.Namespace) && t.selector.Matches(p.Labels)
+}
+
+func (InterPodAntiAffinity) Filter(cs *CycleState, _ *api.Pod, n *NodeInfo) []string {
+	st, _ := cs.Read("InterPodAntiAffinity").(*antiAffinityState)
+	if st == nil {
+		return nil
+	}
+	for _, d := range st.existing {
+		if d.has(n.Node) {
+			return reasonExistingAntiAffinity
+		}
+	}
+	for _, d := range st.own {
+		if d.has(n.Node) {
+			return reasonAntiAffinity
+		}
+	}
+	return nil
+}
+
+// antiAffinityScore is the weight against each domain: key → value → sum.
+type antiAffinityScore map[string]map[string]int64
+
+func (s antiAffinityScore) add(cs *CycleState, key string, perNode map[string]int, weight int64) {
+	for name, count := range perNode {
+		ni := cs.NodeInfo(name)
+		if ni == nil {
+			continue
+		}
+		v, ok := topologyValue(ni.Node, key)
+		if !ok {
+			continue
+		}
+		if s[key] == nil {
+			s[key] = map[string]int64{}
+		}
+		s[key][v] += weight * int64(count)
+	}
+}
+
+func (InterPodAntiAffinity) PreScore(cs *CycleState, p *api.Pod, _ []*NodeInfo) {
+	s := antiAffinityScore{}
+	for _, t := range cs.pod.terms {
+		if t.weight > 0 {
+			s.add(cs, t.topologyKey, cs.MatchingPods(t.namespaces, t.selector), t.weight)
+		}
+	}
+	for _, et := range cs.c.terms {
+		if et.weight > 0 && et.matches(p) {
+			s.add(cs, et.topologyKey, et.perNode, et.weight)
+		}
+	}
+	if len(s) > 0 {
+		cs.Write("InterPodAntiAffinity/score", s)
+	}
+}
+
+func (InterPodAntiAffinity) Score(cs *CycleState, _ *api.Pod, n *NodeInfo) int64 {
+	s, _ := cs.Read("InterPodAntiAffinity/score").(antiAffinityScore)
+	var total int64
+	for key, byValue := range s {
+		if v, ok := topologyValue(n.Node, key); ok {
+			total -= byValue[v]
+		}
+	}
+	return total
+}
+
+func (InterPodAntiAffinity) Normalize(scores []int64) { minMax(scores) }
+
+// minMax maps the lowest score to 0 and the highest to MaxNodeScore; all
+// equal gives all 0, as kube-scheduler's InterPodAffinity does.
+func minMax(scores []int64) {
+	lo, hi := slices.Min(scores), slices.Max(scores)
+	for i, s := range scores {
+		if hi == lo {
+			scores[i] = 0
+		} else {
+			scores[i] = (s - lo) * MaxNodeScore / (hi - lo)
+		}
+	}
+}
+
+// PodTopologySpread keeps a workload's pods spread over the values of a
+// node label. For a DoNotSchedule constraint a node passes when placing the
+// pod there keeps the skew within maxSkew: skew = matching pods in the
+// node's domain + 1 (if the pod matches its own selector) − the fewest in
+// any domain. Pods are counted in the pod's namespace; the domains are
+// those of nodes that have every constraint's key and match the pod's
+// nodeSelector and required node affinity (Kubernetes' default node
+// inclusion policy). A node without the key fails. ScheduleAnyway
+// constraints score instead: fewer matching pods in the node's domain is
+// better.
+type PodTopologySpread struct{}
+
+func (PodTopologySpread) Name() string  { return "PodTopologySpread" }
+func (PodTopologySpread) Weight() int64 { return 2 }
+
+type spreadConstraint struct {
+	key       string
+	maxSkew   int64
+	selfMatch int64
+	counts    map[string]int64 // domain → matching pods
+	min       int64
+}
+
+// policyOf is a constraint's whenUnsatisfiable, DoNotSchedule when unset.
+func policyOf(c api.TopologySpreadConstraint) string {
+	if c.WhenUnsatisfiable == "" {
+		return api.DoNotSchedule
+	}
+	return c.WhenUnsatisfiable
+}
+
+// spreadState counts, for the pod's constraints of one policy, the
+// matching pods per domain over the eligible nodes, and the fewest.
+func spreadState(cs *CycleState, p *api.Pod, policy string) []spreadConstraint {
+	var out []spreadConstraint
+	var perNode []map[string]int
+	var keys []string
+	for _, c := range p.Spec.TopologySpreadConstraints {
+		if policyOf(c) != policy {
+			continue
+		}
+		sc := spreadConstraint{key: c.TopologyKey, maxSkew: int64(c.MaxSkew), counts: map[string]int64{}}
+		if c.LabelSelector.Matches(p.Labels) {
+			sc.selfMatch = 1
+		}
+		out = append(out, sc)
+		perNode = append(perNode, cs.MatchingPods([]string{p.Namespace}, c.LabelSelector))
+		keys = append(keys, c.TopologyKey)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	for _, ni := range cs.Nodes() {
+		n := ni.Node
+		if !matchesNodeSelector(p, n) || !matchesRequiredAffinity(p, n) || !hasKeys(n, keys) {
+			continue
+		}
+		for i := range out {
+			v, _ := topologyValue(n, out[i].key)
+			out[i].counts[v] += int64(perNode[i][n.Name])
+		}
+	}
+	for i := range out {
+		first := true
+		for _, c := range out[i].counts {
+			if first || c < out[i].min {
+				out[i].min, first = c, false
+			}
+		}
+	}
+	return out
+}
+
+func hasKeys(n *api.Node, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := topologyValue(n, k); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+type spreadFilterState struct{ constraints []spreadConstraint }
+
+func (PodTopologySpread) PreFilter(cs *CycleState, p *api.Pod) {
+	if c := spreadState(cs, p, api.DoNotSchedule); c != nil {
+		cs.Write("PodTopologySpread", &spreadFilterState{c})
+	}
+}
+
+func (PodTopologySpread) Filter(cs *CycleState, _ *api.Pod, n *NodeInfo) []string {
+	st, _ := cs.Read("PodTopologySpread").(*spreadFilterState)
+	if st == nil {
+		return nil
+	}
+	for _, c := range st.constraints {
+		v, ok := topologyValue(n.Node, c.key)
+		if !ok {
+			return reasonTopologySpreadLabel
+		}
+		if c.counts[v]+c.selfMatch-c.min > c.maxSkew {
+			return reasonTopologySpread
+		}
+	}
+	return nil
+}
+
+type spreadScoreState struct{ constraints []spreadConstraint }
+
+func (PodTopologySpread) PreScore(cs *CycleState, p *api.Pod, _ []*NodeInfo) {
+	if c := spreadState(cs, p, api.ScheduleAnyway); c != nil {
+		cs.Write("PodTopologySpread/score", &spreadScoreState{c})
+	}
+}
+
+// Score is the matching pods in the node's domains, or -1 for a node
+// without every key (it scores 0 after Normalize).
+func (PodTopologySpread) Score(cs *CycleState, _ *api.Pod, n *NodeInfo) int64 {
+	st, _ := cs.Read("PodTopologySpread/score").(*spreadScoreState)
+	if st == nil {
+		return 0
+	}
+	var s int64
+	for _, c := range st.constraints {
+		v, ok := topologyValue(n.Node, c.key)
+		if !ok {
+			return -1
+		}
+		s += c.counts[v]
+	}
+	return s
+}
+
+// Normalize makes the fewest matching pods MaxNodeScore and the most 0;
+// nodes without the keys get 0.
+func (PodTopologySpread) Normalize(scores []int64) {
+	lo, hi, seen := int64(0), int64(0), false
+	for _, s := range scores {
+		if s < 0 {
+			continue
+		}
+		if !seen || s < lo {
+			lo = s
+		}
+		if !seen || s > hi {
+			hi = s
+		}
+		seen = true
+	}
+	for i, s := range scores {
+		switch {
+		case s < 0:
+			scores[i] = 0
+		case hi == lo:
+			scores[i] = MaxNodeScore
+		default:
+			scores[i] = (hi - s) * MaxNodeScore / (hi - lo)
+		}
+	}
+}

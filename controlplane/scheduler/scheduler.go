@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,20 +21,37 @@ type Options struct {
 	Scores  []ScorePlugin  // default DefaultScores()
 	// Resync is how often every pending pod is tried again. Default 30s.
 	Resync time.Duration
+	// RetryInterval is the least time between two retries of the pods no
+	// node fit, which are tried again when the cluster changes (a node
+	// added or changed, a pod bound or gone). Default 1s.
+	RetryInterval time.Duration
 }
 
 // Scheduler binds pending pods to nodes.
 type Scheduler struct {
 	opts  Options
+	fw    *framework
 	pods  *store.Resource[*api.Pod]
 	nodes *store.Resource[*api.Node]
 	log   *slog.Logger
 
-	// The cache, owned by the run goroutine.
-	podCache  map[string]*api.Pod
-	nodeCache map[string]*NodeInfo
-	queue     []string
-	queued    map[string]bool
+	// Owned by the run goroutine.
+	c      *cache
+	queue  []string
+	queued map[string]bool
+	// waiting holds the pods no node fit (or whose bind failed); they are
+	// tried again after the cluster changed, or at the next resync.
+	waiting     map[string]bool
+	changed     bool
+	lastRetry   time.Time
+	podsSynced  bool
+	nodesSynced bool
+
+	// For tests and benchmarks, set before Start: onBind hears of every
+	// pod this scheduler bound; mutateOnly binds with a read then a
+	// compare-and-swap, as before the cached-version fast path.
+	onBind     func(key, node string)
+	mutateOnly bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -50,24 +68,30 @@ func New(st *store.Store, opts Options, log *slog.Logger) *Scheduler {
 	if opts.Resync == 0 {
 		opts.Resync = 30 * time.Second
 	}
+	if opts.RetryInterval == 0 {
+		opts.RetryInterval = time.Second
+	}
 	return &Scheduler{
-		opts: opts, pods: store.For[*api.Pod](st), nodes: store.For[*api.Node](st), log: log,
-		podCache: map[string]*api.Pod{}, nodeCache: map[string]*NodeInfo{}, queued: map[string]bool{},
+		opts: opts, fw: newFramework(opts.Filters, opts.Scores),
+		pods: store.For[*api.Pod](st), nodes: store.For[*api.Node](st), log: log,
 	}
 }
 
-// Start begins watching and scheduling; Stop ends it.
+// Start begins watching and scheduling, from an empty cache; Stop ends it.
 func (s *Scheduler) Start(ctx context.Context) error {
+	s.c = newCache()
+	s.queue, s.queued, s.waiting = nil, map[string]bool{}, map[string]bool{}
+	s.changed, s.podsSynced, s.nodesSynced = false, false, false
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	pods, err := s.pods.Watch(ctx, store.WatchOptions{})
 	if err != nil {
 		s.cancel()
-		return err
+		return fmt.Errorf("scheduler: %w", err)
 	}
 	nodes, err := s.nodes.Watch(ctx, store.WatchOptions{})
 	if err != nil {
 		s.cancel()
-		return err
+		return fmt.Errorf("scheduler: %w", err)
 	}
 	s.wg.Add(1)
 	go func() {
@@ -94,11 +118,19 @@ func needsScheduling(p *api.Pod) bool {
 func (s *Scheduler) run(ctx context.Context, pods <-chan store.Event[*api.Pod], nodes <-chan store.Event[*api.Node]) {
 	resync := time.NewTicker(s.opts.Resync)
 	defer resync.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
-		// Take every event that is already waiting before scheduling, so
-		// decisions use the freshest cache; block only when idle.
-		if len(s.queue) > 0 {
+		// Decide only once both watches have delivered what exists, so a
+		// decision never misses a node or the pods already bound.
+		ready := s.podsSynced && s.nodesSynced
+		if ready && len(s.queue) > 0 {
+			// Take every event that is already waiting before scheduling,
+			// so decisions use the freshest cache; block only when idle.
 			select {
+			case <-ctx.Done():
+				return
 			case ev, ok := <-pods:
 				if !ok {
 					return
@@ -114,10 +146,21 @@ func (s *Scheduler) run(ctx context.Context, pods <-chan store.Event[*api.Pod], 
 			default:
 			}
 			key := s.queue[0]
+			s.queue[0] = ""
 			s.queue = s.queue[1:]
 			delete(s.queued, key)
 			s.scheduleOne(ctx, key)
 			continue
+		}
+		var retryC <-chan time.Time
+		if ready && s.changed && len(s.waiting) > 0 {
+			wait := s.opts.RetryInterval - time.Since(s.lastRetry)
+			if wait <= 0 {
+				s.retryWaiting()
+				continue
+			}
+			retry.Reset(wait)
+			retryC = retry.C
 		}
 		select {
 		case <-ctx.Done():
@@ -133,7 +176,8 @@ func (s *Scheduler) run(ctx context.Context, pods <-chan store.Event[*api.Pod], 
 			}
 			s.onNode(ev)
 		case <-resync.C:
-			s.requeuePending()
+			s.resync()
+		case <-retryC:
 		}
 	}
 }
@@ -145,168 +189,174 @@ func (s *Scheduler) enqueue(key string) {
 	}
 }
 
-func (s *Scheduler) requeuePending() {
-	keys := make([]string, 0)
-	for k, p := range s.podCache {
-		if needsScheduling(p) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys) // oldest-first would be better; stable order is enough
+// retryWaiting queues the pods that wait for a cluster change.
+func (s *Scheduler) retryWaiting() {
+	keys := slices.Sorted(maps.Keys(s.waiting))
+	clear(s.waiting)
 	for _, k := range keys {
 		s.enqueue(k)
 	}
+	s.changed = false
+	s.lastRetry = time.Now()
 }
 
-// account adds (sign +1) or removes (-1) a pod's claim on its node.
-func (s *Scheduler) account(p *api.Pod, sign int) {
-	if p == nil || p.Spec.NodeName == "" || p.Status.Phase.Terminal() {
-		return
+// resync queues every pod that still needs a node.
+func (s *Scheduler) resync() {
+	keys := make([]string, 0)
+	for k, pi := range s.c.pods {
+		if needsScheduling(pi.pod) {
+			keys = append(keys, k)
+		}
 	}
-	if n, ok := s.nodeCache[p.Spec.NodeName]; ok {
-		n.Pods += sign
+	sort.Strings(keys)
+	for _, k := range keys {
+		delete(s.waiting, k)
+		s.enqueue(k)
 	}
+	s.changed = false
+	s.lastRetry = time.Now()
 }
 
 func (s *Scheduler) onPod(ev store.Event[*api.Pod]) {
 	switch ev.Type {
 	case store.Added, store.Modified:
-		key := podKey(ev.Object.Namespace, ev.Object.Name)
-		s.account(s.podCache[key], -1)
-		s.podCache[key] = ev.Object
-		s.account(ev.Object, +1)
-		if needsScheduling(ev.Object) {
-			s.enqueue(key)
+		p := ev.Object
+		key := podKey(p.Namespace, p.Name)
+		old := s.c.pod(key)
+		if old != nil && ev.Revision < store.RevisionOf(old.pod) {
+			return // older than what this scheduler wrote and cached
 		}
+		s.c.setPod(key, p)
+		was := old != nil && counted(old.pod)
+		if was != counted(p) || was && (old.pod.Spec.NodeName != p.Spec.NodeName || !maps.Equal(old.pod.Labels, p.Labels)) {
+			s.changed = true
+		}
+		if !needsScheduling(p) {
+			delete(s.waiting, key)
+			return
+		}
+		if s.waiting[key] && old != nil && old.pod.Generation == p.Generation && maps.Equal(old.pod.Labels, p.Labels) {
+			return // still waits for the cluster to change, not for itself
+		}
+		delete(s.waiting, key)
+		s.enqueue(key)
 	case store.Deleted:
 		key := podKey(ev.Namespace, ev.Name)
-		s.account(s.podCache[key], -1)
-		delete(s.podCache, key)
+		if old := s.c.deletePod(key); old != nil && counted(old.pod) {
+			s.changed = true
+		}
+		delete(s.waiting, key)
+	case store.Synced:
+		s.podsSynced = true
 	}
 }
 
 func (s *Scheduler) onNode(ev store.Event[*api.Node]) {
 	switch ev.Type {
 	case store.Added, store.Modified:
-		n, ok := s.nodeCache[ev.Object.Name]
-		if !ok {
-			n = &NodeInfo{}
-			s.nodeCache[ev.Object.Name] = n
-			for _, p := range s.podCache {
-				if p.Spec.NodeName == ev.Object.Name && !p.Status.Phase.Terminal() {
-					n.Pods++
-				}
-			}
+		if old := s.c.setNode(ev.Object); old == nil || nodeSchedulingChanged(old, ev.Object) {
+			s.changed = true
 		}
-		n.Node = ev.Object
-		s.requeuePending()
 	case store.Deleted:
-		delete(s.nodeCache, ev.Name)
+		s.c.deleteNode(ev.Name)
 	case store.Synced:
-		s.requeuePending()
+		s.nodesSynced = true
 	}
-}
-
-// Decide picks a node for the pod from the cache, or explains why none fits.
-func (s *Scheduler) Decide(p *api.Pod) (string, error) {
-	return decide(p, s.nodeCache, s.opts.Filters, s.opts.Scores)
-}
-
-// ErrUnschedulable wraps the explanation of a pod no node fits.
-var ErrUnschedulable = errors.New("unschedulable")
-
-func decide(p *api.Pod, nodes map[string]*NodeInfo, filters []FilterPlugin, scores []ScorePlugin) (string, error) {
-	reasons := map[string]int{}
-	best, bestScore := "", int64(0)
-	names := make([]string, 0, len(nodes))
-	for name := range nodes {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		n := nodes[name]
-		rejected := false
-		for _, f := range filters {
-			if r := f.Filter(p, n); r != "" {
-				reasons[r]++
-				rejected = true
-				break
-			}
-		}
-		if rejected {
-			continue
-		}
-		var score int64
-		for _, sp := range scores {
-			score += sp.Score(p, n)
-		}
-		if best == "" || score > bestScore {
-			best, bestScore = name, score
-		}
-	}
-	if best != "" {
-		return best, nil
-	}
-	if len(nodes) == 0 {
-		return "", fmt.Errorf("0/0 nodes are available: no nodes registered: %w", ErrUnschedulable)
-	}
-	parts := make([]string, 0, len(reasons))
-	for r, c := range reasons {
-		parts = append(parts, fmt.Sprintf("%d node(s) %s", c, r))
-	}
-	sort.Strings(parts)
-	return "", fmt.Errorf("0/%d nodes are available: %s: %w", len(nodes), strings.Join(parts, ", "), ErrUnschedulable)
 }
 
 func (s *Scheduler) scheduleOne(ctx context.Context, key string) {
-	p, ok := s.podCache[key]
-	if !ok || !needsScheduling(p) {
+	pi := s.c.pod(key)
+	if pi == nil || !needsScheduling(pi.pod) {
 		return
 	}
-	node, err := s.Decide(p)
+	p := pi.pod
+	node, err := s.fw.decide(s.c, pi)
 	now := time.Now().UTC().Truncate(time.Second)
 	if err != nil {
-		msg := strings.TrimSuffix(err.Error(), ": "+ErrUnschedulable.Error())
+		s.waiting[key] = true
+		msg := err.Error()
 		if c := p.Status.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Message == msg {
 			return // already says so
 		}
-		_, werr := s.pods.Mutate(ctx, p.Namespace, p.Name, func(cur *api.Pod) error {
+		stored, _, werr := s.write(ctx, p, func(cur *api.Pod) bool {
 			if cur.UID != p.UID || !needsScheduling(cur) {
-				return store.ErrSkip
+				return false
 			}
 			cur.Status.Phase = api.PodPending
 			cur.Status.SetCondition(api.PodCondition{Type: api.PodScheduled, Status: api.ConditionFalse, Reason: "Unschedulable", Message: msg, LastTransitionTime: now})
-			return nil
+			return true
 		})
-		if werr != nil && !errors.Is(werr, store.ErrNotFound) {
+		switch {
+		case werr == nil && stored != nil:
+			s.c.setPod(key, stored)
+		case werr != nil && !errors.Is(werr, store.ErrNotFound):
 			s.log.Warn("record unschedulable pod", "pod", key, "err", werr)
 		}
 		return
 	}
-	bound := false
-	_, err = s.pods.Mutate(ctx, p.Namespace, p.Name, func(cur *api.Pod) error {
+	stored, bound, err := s.write(ctx, p, func(cur *api.Pod) bool {
 		if cur.UID != p.UID || !needsScheduling(cur) {
-			return store.ErrSkip // bound or deleted meanwhile
+			return false // bound or deleted meanwhile
 		}
 		cur.Spec.NodeName = node
 		cur.Status.Phase = api.PodPending
 		cur.Status.SetCondition(api.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: now})
-		bound = true
-		return nil
+		return true
 	})
 	switch {
-	case err != nil && errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
+		// Deleted meanwhile; the watch says so next.
 	case err != nil:
 		s.log.Warn("bind pod", "pod", key, "node", node, "err", err)
-		s.enqueue(key)
-	case bound:
-		s.log.Debug("bound pod", "pod", key, "node", node)
-		// Count the claim now, so the next decision sees it before the
-		// watch echoes the write back.
-		cp := *p
-		cp.Spec.NodeName = node
-		s.account(s.podCache[key], -1)
-		s.podCache[key] = &cp
-		s.account(&cp, +1)
+		s.waiting[key] = true
+		s.changed = true
+	default:
+		if stored != nil {
+			// Count the claim now, so the next decision sees it before
+			// the watch echoes the write back.
+			s.c.setPod(key, stored)
+		}
+		if bound {
+			s.log.Debug("bound pod", "pod", key, "node", node)
+			if s.onBind != nil {
+				s.onBind(key, node)
+			}
+		}
 	}
+}
+
+// write makes change to a pod as a conditional write. It first writes the
+// cached version changed, with one compare-and-swap on its resourceVersion
+// and no read; when the cache was behind (ErrConflict) it reads the stored
+// pod, applies change to that and writes it with a compare-and-swap,
+// retrying on conflict. change returns false to write nothing. write
+// returns the pod as stored (nil when change declined the cached version)
+// and whether it wrote.
+func (s *Scheduler) write(ctx context.Context, cached *api.Pod, change func(*api.Pod) bool) (*api.Pod, bool, error) {
+	if !s.mutateOnly {
+		cp := *cached
+		cp.Status.Conditions = slices.Clone(cached.Status.Conditions)
+		if !change(&cp) {
+			return nil, false, nil
+		}
+		err := s.pods.UpdateFrom(ctx, cached, &cp)
+		if err == nil {
+			return &cp, true, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return nil, false, err
+		}
+	}
+	wrote := false
+	stored, err := s.pods.Mutate(ctx, cached.Namespace, cached.Name, func(cur *api.Pod) error {
+		wrote = change(cur)
+		if !wrote {
+			return store.ErrSkip
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, wrote, nil
 }

@@ -1,0 +1,398 @@
+package scheduler
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/skiff-sh/skiff/api"
+)
+
+// Resources are the amounts the scheduler counts: cpu in millicores,
+// memory in bytes.
+type Resources struct {
+	MilliCPU int64
+	Memory   int64
+}
+
+func (r *Resources) add(o Resources, sign int64) {
+	r.MilliCPU += sign * o.MilliCPU
+	r.Memory += sign * o.Memory
+}
+
+// Requests counted for a container that asks for none, for scoring only
+// (as kube-scheduler does), so that pods without requests still spread by
+// how full nodes are.
+const (
+	DefaultMilliCPURequest int64 = 100
+	DefaultMemoryRequest   int64 = 200 << 20
+)
+
+// PodRequests is what a pod asks of a node: the sum of its containers'
+// requests, a request missing where a limit is set counting as the limit
+// (Kubernetes defaults requests to limits). nonZero counts a container
+// without a cpu or memory request as DefaultMilliCPURequest or
+// DefaultMemoryRequest.
+func PodRequests(p *api.Pod) (req, nonZero Resources) {
+	for i := range p.Spec.Containers {
+		r := p.Spec.Containers[i].Resources
+		cpu := requestOrLimit(r, api.ResourceCPU).MilliValue()
+		mem := requestOrLimit(r, api.ResourceMemory).Value()
+		req.MilliCPU += cpu
+		req.Memory += mem
+		if cpu == 0 {
+			cpu = DefaultMilliCPURequest
+		}
+		if mem == 0 {
+			mem = DefaultMemoryRequest
+		}
+		nonZero.MilliCPU += cpu
+		nonZero.Memory += mem
+	}
+	return req, nonZero
+}
+
+func requestOrLimit(r api.ResourceRequirements, name api.ResourceName) api.Quantity {
+	if q, ok := r.Requests[name]; ok {
+		return q
+	}
+	return r.Limits[name]
+}
+
+// NodeInfo is a node with what the scheduler knows is bound to it. Make
+// one with NewNodeInfo; the scheduler keeps the counts up to date as pods
+// come and go.
+type NodeInfo struct {
+	Node *api.Node
+	// Pods is the number of non-terminal pods bound to the node.
+	Pods int
+	// Requested is the sum of those pods' requests.
+	Requested Resources
+	// NonZeroRequested is the same with DefaultMilliCPURequest and
+	// DefaultMemoryRequest for containers that request nothing.
+	NonZeroRequested Resources
+	// Allocatable is status.allocatable: what the node offers pods. A
+	// resource the node does not report is 0, as in Kubernetes.
+	Allocatable Resources
+	// MaxPods is status.allocatable.pods; 0 means no limit.
+	MaxPods int64
+
+	ready bool
+}
+
+// NewNodeInfo returns the NodeInfo of a node with no pods.
+func NewNodeInfo(n *api.Node) *NodeInfo {
+	ni := &NodeInfo{}
+	ni.setNode(n)
+	return ni
+}
+
+func (ni *NodeInfo) setNode(n *api.Node) {
+	ni.Node = n
+	if n == nil {
+		return
+	}
+	a := n.Status.Allocatable
+	ni.Allocatable = Resources{MilliCPU: a[api.ResourceCPU].MilliValue(), Memory: a[api.ResourceMemory].Value()}
+	ni.MaxPods = 0
+	if q, ok := a[api.ResourcePods]; ok {
+		ni.MaxPods = q.Value()
+	}
+	ni.ready = n.IsReady()
+}
+
+// AddPod counts a bound pod on the node, for callers (tests, simulations)
+// that build NodeInfos themselves.
+func (ni *NodeInfo) AddPod(p *api.Pod) {
+	req, nz := PodRequests(p)
+	ni.account(req, nz, +1)
+}
+
+func (ni *NodeInfo) account(req, nonZero Resources, sign int64) {
+	ni.Pods += int(sign)
+	ni.Requested.add(req, sign)
+	ni.NonZeroRequested.add(nonZero, sign)
+}
+
+// topologyValue is the node's domain for a topology key: the label's value.
+// A node without a kubernetes.io/hostname label is its own domain under
+// that key, named after the node.
+func topologyValue(n *api.Node, key string) (string, bool) {
+	if v, ok := n.Labels[key]; ok {
+		return v, true
+	}
+	if key == api.LabelHostname {
+		return n.Name, true
+	}
+	return "", false
+}
+
+// podInfo is a cached pod with what the scheduler derives from it once.
+type podInfo struct {
+	pod          *api.Pod
+	req, nonZero Resources
+	// terms are the pod's own anti-affinity terms, under their index keys;
+	// counted on its node while it is bound (for the symmetric check).
+	terms []antiTerm
+}
+
+// antiTerm is an anti-affinity term with its namespaces resolved (the
+// pod's own when the term names none) and weight 0 when required.
+type antiTerm struct {
+	key         string
+	namespaces  []string
+	selector    *api.LabelSelector
+	topologyKey string
+	weight      int64
+}
+
+func newPodInfo(p *api.Pod) *podInfo {
+	pi := &podInfo{pod: p}
+	pi.req, pi.nonZero = PodRequests(p)
+	if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
+		for _, t := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			pi.terms = append(pi.terms, newAntiTerm(p, t, 0))
+		}
+		for _, w := range a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+			if w.Weight > 0 {
+				pi.terms = append(pi.terms, newAntiTerm(p, w.PodAffinityTerm, int64(w.Weight)))
+			}
+		}
+	}
+	return pi
+}
+
+func newAntiTerm(p *api.Pod, t api.PodAffinityTerm, weight int64) antiTerm {
+	ns := termNamespaces(p, t.Namespaces)
+	sel, _ := json.Marshal(t.LabelSelector)
+	return antiTerm{
+		key:        strings.Join(ns, ",") + "|" + string(sel) + "|" + t.TopologyKey + "|" + strconv.FormatInt(weight, 10),
+		namespaces: ns, selector: t.LabelSelector, topologyKey: t.TopologyKey, weight: weight,
+	}
+}
+
+// termNamespaces are the namespaces a term looks in: those it names, or
+// the pod's own; sorted and without duplicates.
+func termNamespaces(p *api.Pod, ns []string) []string {
+	if len(ns) == 0 {
+		return []string{p.Namespace}
+	}
+	out := slices.Clone(ns)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// counted reports whether a pod holds a place on its node: bound and not
+// finished. Terminating pods still hold theirs until they are gone.
+func counted(p *api.Pod) bool {
+	return p.Spec.NodeName != "" && !p.Status.Phase.Terminal()
+}
+
+// matchIndex counts, per node, the counted pods in some namespaces whose
+// labels match a selector. It is built the first time a pod's constraints
+// ask for it and kept up to date as pods change.
+type matchIndex struct {
+	namespaces []string
+	selector   *api.LabelSelector
+	perNode    map[string]int
+	lastUse    uint64
+}
+
+func (m *matchIndex) selects(p *api.Pod) bool {
+	return slices.Contains(m.namespaces, p.Namespace) && m.selector.Matches(p.Labels)
+}
+
+// existingTerm counts, per node, the counted pods that carry one
+// anti-affinity term.
+type existingTerm struct {
+	antiTerm
+	perNode map[string]int
+	pods    int
+}
+
+// maxMatchIndexes bounds the selector indexes kept; the least recently
+// used goes first.
+const maxMatchIndexes = 256
+
+// cache is the scheduler's picture of the cluster: nodes with the pods
+// bound to them, and indexes over bound pods. It is owned by one goroutine.
+type cache struct {
+	pods map[string]*podInfo
+	// nodes holds every node, and a NodeInfo with a nil Node for a node
+	// name that bound pods name but that is not (or no longer) registered,
+	// so its counts are right if it comes back.
+	nodes  map[string]*NodeInfo
+	sorted []*NodeInfo // registered nodes by name; nil when stale
+
+	indexes map[string]*matchIndex
+	terms   map[string]*existingTerm
+	uses    uint64
+}
+
+func newCache() *cache {
+	return &cache{
+		pods: map[string]*podInfo{}, nodes: map[string]*NodeInfo{},
+		indexes: map[string]*matchIndex{}, terms: map[string]*existingTerm{},
+	}
+}
+
+func (c *cache) pod(key string) *podInfo { return c.pods[key] }
+
+// setPod records the current version of a pod and returns the one it
+// replaced (nil if none).
+func (c *cache) setPod(key string, p *api.Pod) *podInfo {
+	old := c.pods[key]
+	if old != nil {
+		c.account(old, -1)
+	}
+	pi := newPodInfo(p)
+	c.pods[key] = pi
+	c.account(pi, +1)
+	return old
+}
+
+func (c *cache) deletePod(key string) *podInfo {
+	old := c.pods[key]
+	if old != nil {
+		c.account(old, -1)
+		delete(c.pods, key)
+	}
+	return old
+}
+
+// account adds (sign +1) or removes (-1) a pod's claim on its node and
+// its place in the indexes.
+func (c *cache) account(pi *podInfo, sign int) {
+	p := pi.pod
+	if !counted(p) {
+		return
+	}
+	name := p.Spec.NodeName
+	ni := c.nodes[name]
+	if ni == nil {
+		ni = &NodeInfo{}
+		c.nodes[name] = ni
+	}
+	ni.account(pi.req, pi.nonZero, int64(sign))
+	for _, idx := range c.indexes {
+		if idx.selects(p) {
+			addCount(idx.perNode, name, sign)
+		}
+	}
+	for _, t := range pi.terms {
+		et := c.terms[t.key]
+		if et == nil {
+			et = &existingTerm{antiTerm: t, perNode: map[string]int{}}
+			c.terms[t.key] = et
+		}
+		et.pods += sign
+		addCount(et.perNode, name, sign)
+		if et.pods <= 0 {
+			delete(c.terms, t.key)
+		}
+	}
+	if ni.Node == nil && ni.Pods <= 0 {
+		delete(c.nodes, name)
+	}
+}
+
+func addCount(m map[string]int, k string, d int) {
+	if n := m[k] + d; n > 0 {
+		m[k] = n
+	} else {
+		delete(m, k)
+	}
+}
+
+// setNode records a node's current version and returns the previous one.
+func (c *cache) setNode(n *api.Node) *api.Node {
+	ni := c.nodes[n.Name]
+	if ni == nil {
+		ni = &NodeInfo{}
+		c.nodes[n.Name] = ni
+	}
+	old := ni.Node
+	if old == nil {
+		c.sorted = nil
+	}
+	ni.setNode(n)
+	return old
+}
+
+func (c *cache) deleteNode(name string) {
+	ni := c.nodes[name]
+	if ni == nil || ni.Node == nil {
+		return
+	}
+	c.sorted = nil
+	if ni.Pods <= 0 {
+		delete(c.nodes, name)
+		return
+	}
+	ni.setNode(nil) // keep the counts of pods still bound to it
+}
+
+// nodeList is every registered node, by name.
+func (c *cache) nodeList() []*NodeInfo {
+	if c.sorted == nil {
+		c.sorted = make([]*NodeInfo, 0, len(c.nodes))
+		for _, ni := range c.nodes {
+			if ni.Node != nil {
+				c.sorted = append(c.sorted, ni)
+			}
+		}
+		sort.Slice(c.sorted, func(i, j int) bool { return c.sorted[i].Node.Name < c.sorted[j].Node.Name })
+	}
+	return c.sorted
+}
+
+// matching counts, per node name, the counted pods in namespaces whose
+// labels match sel. The first call for a selector walks every pod; later
+// ones read an index kept up to date by account. The result must not be
+// changed.
+func (c *cache) matching(namespaces []string, sel *api.LabelSelector) map[string]int {
+	sb, _ := json.Marshal(sel)
+	key := strings.Join(namespaces, ",") + "|" + string(sb)
+	c.uses++
+	if idx := c.indexes[key]; idx != nil {
+		idx.lastUse = c.uses
+		return idx.perNode
+	}
+	if len(c.indexes) >= maxMatchIndexes {
+		c.evictIndex()
+	}
+	idx := &matchIndex{namespaces: slices.Clone(namespaces), selector: sel, perNode: map[string]int{}, lastUse: c.uses}
+	for _, pi := range c.pods {
+		if counted(pi.pod) && idx.selects(pi.pod) {
+			idx.perNode[pi.pod.Spec.NodeName]++
+		}
+	}
+	c.indexes[key] = idx
+	return idx.perNode
+}
+
+func (c *cache) evictIndex() {
+	oldest, key := uint64(0), ""
+	for k, idx := range c.indexes {
+		if key == "" || idx.lastUse < oldest {
+			oldest, key = idx.lastUse, k
+		}
+	}
+	delete(c.indexes, key)
+}
+
+// nodeSchedulingChanged reports whether a node changed in a way that can
+// make a pod fit that did not (heartbeats alone do not).
+func nodeSchedulingChanged(a, b *api.Node) bool {
+	return !maps.Equal(a.Labels, b.Labels) ||
+		a.Spec.Unschedulable != b.Spec.Unschedulable ||
+		a.IsReady() != b.IsReady() ||
+		!slices.EqualFunc(a.Spec.Taints, b.Spec.Taints, func(x, y api.Taint) bool {
+			return x.Key == y.Key && x.Value == y.Value && x.Effect == y.Effect
+		}) ||
+		!maps.Equal(a.Status.Allocatable, b.Status.Allocatable) ||
+		!slices.Equal(a.Status.Runtimes, b.Status.Runtimes)
+}
