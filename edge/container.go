@@ -243,9 +243,23 @@ func (r *containerRunner) start() *runtimes.TaskHandle {
 			if r.ctx.Err() != nil {
 				return nil
 			}
-			reason, permanent := r.startFailureReason(err)
+			kind, reason := classifyStartError(err, r.wasm)
+			switch kind {
+			case startPull:
+				if !r.pullFailed(err) {
+					return nil
+				}
+				continue
+			case startCannotRun:
+				r.log.Warn("container cannot run", "reason", reason, "err", err)
+				r.rec.ImageID = imageID
+				if !r.exited(cannotRun(err), time.Now().UTC()) {
+					return nil
+				}
+				continue
+			}
 			r.log.Warn("container start failed", "reason", reason, "err", err)
-			if permanent && r.pod.Spec.RestartPolicy == api.RestartPolicyNever {
+			if kind == startInvalid && r.pod.Spec.RestartPolicy == api.RestartPolicyNever {
 				r.rec.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
 					ExitCode: 128, Reason: reason, Message: err.Error(), FinishedAt: time.Now().UTC(),
 				}}
@@ -261,7 +275,7 @@ func (r *containerRunner) start() *runtimes.TaskHandle {
 			}
 			continue
 		}
-		r.startFailures = 0
+		r.startFailures, r.pullFailures = 0, 0
 		startedAt := h.StartedAt.UTC()
 		if h.StartedAt.IsZero() {
 			startedAt = time.Now().UTC()
@@ -274,20 +288,6 @@ func (r *containerRunner) start() *runtimes.TaskHandle {
 		r.log.Debug("container started", "task", h.ID)
 		return h
 	}
-}
-
-// startFailureReason names a refused start; permanent ones fail a pod with
-// restartPolicy Never instead of being retried.
-func (r *containerRunner) startFailureReason(err error) (reason string, permanent bool) {
-	switch {
-	case errors.Is(err, runtimes.ErrInvalidImage) && r.wasm:
-		return ReasonInvalidModule, true
-	case errors.Is(err, runtimes.ErrInvalidImage):
-		return ReasonInvalidImage, true
-	case errors.Is(err, runtimes.ErrCommandNotFound):
-		return ReasonStartError, true
-	}
-	return ReasonCreateContainerErr, false
 }
 
 func (r *containerRunner) taskConfig(image string) *runtimes.TaskConfig {
@@ -341,7 +341,13 @@ func (r *containerRunner) waitExit(h *runtimes.TaskHandle) bool {
 	ctx, cancel := r.cleanupCtx()
 	_ = r.drv.Destroy(ctx, h.ID)
 	cancel()
+	return r.exited(res, startedAt)
+}
 
+// exited records how the task ended and applies the restart policy,
+// waiting out the crash back-off. It reports whether the runner should
+// start the container again.
+func (r *containerRunner) exited(res *runtimes.ExitResult, startedAt time.Time) bool {
 	term := terminatedState(res, startedAt)
 	r.rec.Handle = nil
 	r.log.Debug("container exited", "exitCode", term.ExitCode, "reason", term.Reason)

@@ -3,6 +3,7 @@ package runtimes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -158,3 +159,9 @@ var (
 // ErrImageNotFound is returned by Start when the image is not on the node
 // and could not be fetched; the agent reports it as ErrImagePull.
 var ErrImageNotFound = errors.New("image not found")
+
+// ErrImagePlatform is returned by Start when the image is there but built
+// for another OS or architecture than the node's (the message names
+// both). It wraps ErrInvalidImage; the agent reports it as ErrImagePull,
+// as Kubernetes reports a pull that finds no manifest for the node.
+var ErrImagePlatform = fmt.Errorf("%w: built for another platform", ErrInvalidImage)

@@ -108,8 +108,8 @@ type Options struct {
 //     386). A single-manifest image names its platform only in its config,
 //     and containerd imports and unpacks it for any platform; Start reads
 //     the config itself and refuses an image of another OS or architecture
-//     with runtimes.ErrInvalidImage and a message naming both platforms,
-//     before anything runs.
+//     with runtimes.ErrImagePlatform (which wraps runtimes.ErrInvalidImage)
+//     and a message naming both platforms, before anything runs.
 //   - Command and Args follow Kubernetes: Command replaces the image's
 //     Entrypoint and drops its Cmd; Args alone replace Cmd. Env is applied
 //     over the image's environment, WorkingDir over its working directory.
@@ -314,8 +314,8 @@ func (d *Driver) release(id string) {
 //
 // Errors: runtimes.ErrTaskExists for a live ID or an existing container of
 // that ID; runtimes.ErrImageNotFound when the image is not in the store;
-// runtimes.ErrInvalidImage when it is for another platform or its content
-// is broken; runtimes.ErrCommandNotFound when there is no command or runc
+// runtimes.ErrImagePlatform (an ErrInvalidImage) when it is for another
+// platform, runtimes.ErrInvalidImage when its content is broken; runtimes.ErrCommandNotFound when there is no command or runc
 // cannot execute it. A config the driver cannot carry out is an error
 // naming the field.
 func (d *Driver) Start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes.TaskHandle, error) {

@@ -69,8 +69,8 @@ func TestStartRefusesAnImageForAnotherArchitecture(t *testing.T) {
 	cfg := e.task(t, "foreign", "hello")
 	cfg.Image = ref
 	_, err = d.Start(t.Context(), cfg)
-	if !errors.Is(err, runtimes.ErrInvalidImage) {
-		t.Fatalf("Start of a %s image: err %v, want ErrInvalidImage", foreignArch(), err)
+	if !errors.Is(err, runtimes.ErrImagePlatform) || !errors.Is(err, runtimes.ErrInvalidImage) {
+		t.Fatalf("Start of a %s image: err %v, want ErrImagePlatform (an ErrInvalidImage)", foreignArch(), err)
 	}
 	node := platforms.Format(platforms.DefaultSpec())
 	if msg := err.Error(); !strings.Contains(msg, "linux/"+foreignArch()) || !strings.Contains(msg, node) {
@@ -447,8 +447,8 @@ func TestStartPicksTheNodesManifestFromAMultiPlatformIndex(t *testing.T) {
 	cfg = e.task(t, "foreign-only", "hello")
 	cfg.Image = foreignRef
 	_, err := d.Start(t.Context(), cfg)
-	if !errors.Is(err, runtimes.ErrInvalidImage) || !strings.Contains(err.Error(), "linux/"+foreignArch()) {
-		t.Fatalf("err %v, want ErrInvalidImage naming linux/%s", err, foreignArch())
+	if !errors.Is(err, runtimes.ErrImagePlatform) || !strings.Contains(err.Error(), "linux/"+foreignArch()) {
+		t.Fatalf("err %v, want ErrImagePlatform naming linux/%s", err, foreignArch())
 	}
 }
 

@@ -73,7 +73,7 @@ func (d *Driver) imageConfig(ctx context.Context, img client.Image) (ocispec.Ima
 			if ps, perr := images.Platforms(ctx, img.ContentStore(), img.Target()); perr == nil && len(ps) > 0 &&
 				!slices.ContainsFunc(ps, d.match.Match) {
 				return ocispec.Image{}, fmt.Errorf("%w: image %s has no manifest for this node's platform %s; it has %s",
-					runtimes.ErrInvalidImage, img.Name(), platforms.Format(d.platform), formatPlatforms(ps))
+					runtimes.ErrImagePlatform, img.Name(), platforms.Format(d.platform), formatPlatforms(ps))
 			}
 		}
 		return ocispec.Image{}, fmt.Errorf("%w: image %s: read its config: %w", runtimes.ErrInvalidImage, img.Name(), err)
@@ -83,7 +83,7 @@ func (d *Driver) imageConfig(ctx context.Context, img client.Image) (ocispec.Ima
 	}
 	if p := spec.Platform; !d.match.Match(p) {
 		return ocispec.Image{}, fmt.Errorf("%w: image %s is built for %s; this node runs %s",
-			runtimes.ErrInvalidImage, img.Name(), platforms.Format(platforms.Normalize(p)), platforms.Format(d.platform))
+			runtimes.ErrImagePlatform, img.Name(), platforms.Format(platforms.Normalize(p)), platforms.Format(d.platform))
 	}
 	return spec, nil
 }
