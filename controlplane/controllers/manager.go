@@ -16,6 +16,9 @@ type Manager struct {
 	Informers   *informer.Set
 	ReplicaSets *ReplicaSetController
 	Deployments *DeploymentController
+	Namespaces  *NamespaceController
+	GC          *GarbageCollector
+	Quotas      *QuotaController
 	log         *slog.Logger
 
 	cancel context.CancelFunc
@@ -29,6 +32,9 @@ func NewManager(st *store.Store, log *slog.Logger) *Manager {
 		Informers:   inf,
 		ReplicaSets: NewReplicaSetController(inf, st, log.With("controller", "replicaset")),
 		Deployments: NewDeploymentController(inf, st, log.With("controller", "deployment")),
+		Namespaces:  NewNamespaceController(inf, st, log.With("controller", "namespace")),
+		GC:          NewGarbageCollector(inf, st, log.With("controller", "garbagecollector")),
+		Quotas:      NewQuotaController(inf, st, log.With("controller", "resourcequota")),
 		log:         log,
 	}
 }
@@ -45,9 +51,14 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.Informers.Stop()
 		return fmt.Errorf("controllers: %w", err)
 	}
+	if err := m.Namespaces.EnsureSystemNamespaces(ctx); err != nil {
+		m.Informers.Stop()
+		return fmt.Errorf("controllers: %w", err)
+	}
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancelRun
-	for _, r := range []*Runner{m.ReplicaSets.Runner(4), m.Deployments.Runner(2)} {
+	for _, r := range []*Runner{m.ReplicaSets.Runner(4), m.Deployments.Runner(2),
+		m.Namespaces.Runner(2), m.GC.Runner(8), m.Quotas.Runner(2)} {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/controlplane/admission"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -141,6 +142,9 @@ type podControl struct {
 }
 
 func (pc podControl) create(ctx context.Context, p *api.Pod) error {
+	if err := admission.AdmitPod(ctx, pc.pods.Store(), p); err != nil {
+		return fmt.Errorf("create pod for %s: %w", p.GenerateName, err)
+	}
 	if err := pc.pods.Create(ctx, p); err != nil {
 		return fmt.Errorf("create pod for %s: %w", p.GenerateName, err)
 	}

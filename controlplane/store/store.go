@@ -332,6 +332,9 @@ func For[T api.Object](s *Store) *Resource[T] {
 // Info describes the kind.
 func (r *Resource[T]) Info() api.KindInfo { return r.info }
 
+// Store is the untyped store the resource belongs to.
+func (r *Resource[T]) Store() *Store { return r.s }
+
 // Create stores a new object; see Store.CreateObject.
 func (r *Resource[T]) Create(ctx context.Context, obj T) error { return r.s.CreateObject(ctx, obj) }
 
