@@ -21,6 +21,10 @@ const (
 // Node; SetDefaults calls it after the type fields and namespace.
 func setWorkloadDefaults(obj Object) {
 	switch o := obj.(type) {
+	case *Pod:
+		setPodSpecKubeletDefaults(&o.Spec)
+	case *Secret:
+		setSecretDefaults(o)
 	case *Deployment:
 		setDeploymentDefaults(o)
 	case *ReplicaSet:
@@ -131,6 +135,7 @@ func setTemplateDefaults(t *PodTemplateSpec, restart RestartPolicy) {
 		g := DefaultTerminationGracePeriodSeconds
 		t.Spec.TerminationGracePeriodSeconds = &g
 	}
+	setPodSpecKubeletDefaults(&t.Spec)
 }
 
 func setDefault32(p **int32, v int32) {

@@ -33,6 +33,8 @@ func kinds() []KindInfo {
 		{Kind: "Pod", Version: "v1", Resource: "pods", Singular: "pod", ShortNames: []string{"po"}, Namespaced: true, New: func() Object { return &Pod{} }},
 		{Kind: "Node", Version: "v1", Resource: "nodes", Singular: "node", ShortNames: []string{"no"}, New: func() Object { return &Node{} }},
 		{Kind: "Namespace", Version: "v1", Resource: "namespaces", Singular: "namespace", ShortNames: []string{"ns"}, New: func() Object { return &Namespace{} }},
+		{Kind: "ConfigMap", Version: "v1", Resource: "configmaps", Singular: "configmap", ShortNames: []string{"cm"}, Namespaced: true, New: func() Object { return &ConfigMap{} }},
+		{Kind: "Secret", Version: "v1", Resource: "secrets", Singular: "secret", Namespaced: true, New: func() Object { return &Secret{} }},
 		{Kind: "ResourceQuota", Version: "v1", Resource: "resourcequotas", Singular: "resourcequota", ShortNames: []string{"quota"}, Namespaced: true, New: func() Object { return &ResourceQuota{} }},
 		{Kind: "Deployment", Group: "apps", Version: "v1", Resource: "deployments", Singular: "deployment", ShortNames: []string{"deploy"}, Namespaced: true, New: func() Object { return &Deployment{} }},
 		{Kind: "ReplicaSet", Group: "apps", Version: "v1", Resource: "replicasets", Singular: "replicaset", ShortNames: []string{"rs"}, Namespaced: true, New: func() Object { return &ReplicaSet{} }},
@@ -85,6 +87,8 @@ func (*ReplicaSet) kindName() string    { return "ReplicaSet" }
 func (*DaemonSet) kindName() string     { return "DaemonSet" }
 func (*Job) kindName() string           { return "Job" }
 func (*CronJob) kindName() string       { return "CronJob" }
+func (*ConfigMap) kindName() string     { return "ConfigMap" }
+func (*Secret) kindName() string        { return "Secret" }
 
 // KindNames lists the Kind names, sorted, for error messages.
 func KindNames() []string {

@@ -17,7 +17,12 @@ const RuntimeClassWasm = "wasm"
 
 // PodSpec is the desired state of a pod.
 type PodSpec struct {
-	Containers                    []Container       `json:"containers"`
+	// InitContainers run one after the other, each to completion, before
+	// the containers start.
+	InitContainers []Container `json:"initContainers,omitempty"`
+	Containers     []Container `json:"containers"`
+	// Volumes the containers may mount.
+	Volumes                       []Volume          `json:"volumes,omitempty"`
 	RestartPolicy                 RestartPolicy     `json:"restartPolicy,omitempty"`
 	NodeName                      string            `json:"nodeName,omitempty"`
 	NodeSelector                  map[string]string `json:"nodeSelector,omitempty"`
@@ -54,6 +59,16 @@ type Container struct {
 	WorkingDir string               `json:"workingDir,omitempty"`
 	Env        []EnvVar             `json:"env,omitempty"`
 	Resources  ResourceRequirements `json:"resources,omitzero"`
+	// Ports the container listens on, on the node's network.
+	Ports []ContainerPort `json:"ports,omitempty"`
+	// EnvFrom adds the keys of ConfigMaps and Secrets to the environment;
+	// Env wins over it.
+	EnvFrom      []EnvFromSource `json:"envFrom,omitempty"`
+	VolumeMounts []VolumeMount   `json:"volumeMounts,omitempty"`
+	// Probes; not allowed on init containers.
+	LivenessProbe  *Probe `json:"livenessProbe,omitempty"`
+	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
+	StartupProbe   *Probe `json:"startupProbe,omitempty"`
 	// ImagePullPolicy is accepted for compatibility with Kubernetes manifests.
 	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
 }
@@ -62,6 +77,9 @@ type Container struct {
 type EnvVar struct {
 	Name  string `json:"name"`
 	Value string `json:"value,omitempty"`
+	// ValueFrom takes the value from a ConfigMap, a Secret or the pod;
+	// not together with Value.
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
 // ResourceName names a resource: cpu or memory.
@@ -137,6 +155,8 @@ type PodStatus struct {
 	HostIP            string            `json:"hostIP,omitempty"`
 	StartTime         *time.Time        `json:"startTime,omitempty"`
 	ContainerStatuses []ContainerStatus `json:"containerStatuses,omitempty"`
+	// InitContainerStatuses are the init containers' states, in order.
+	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
 }
 
 // Condition returns the condition of the given type, or nil.

@@ -100,6 +100,10 @@ func Validate(obj Object) error {
 		return ValidateJob(o).OrNil()
 	case *CronJob:
 		return ValidateCronJob(o).OrNil()
+	case *ConfigMap:
+		return ValidateConfigMap(o).OrNil()
+	case *Secret:
+		return ValidateSecret(o).OrNil()
 	}
 	return FieldErrors{invalid("kind", "%T cannot be validated", obj)}
 }
@@ -119,9 +123,13 @@ func validatePodSpec(s *PodSpec, path string) FieldErrors {
 		errs = append(errs, required(path+".containers"))
 	}
 	seen := map[string]bool{}
+	for i := range s.InitContainers {
+		errs = append(errs, validateContainer(&s.InitContainers[i], fmt.Sprintf("%s.initContainers[%d]", path, i), s.IsWasm(), seen)...)
+	}
 	for i := range s.Containers {
 		errs = append(errs, validateContainer(&s.Containers[i], fmt.Sprintf("%s.containers[%d]", path, i), s.IsWasm(), seen)...)
 	}
+	errs = append(errs, validatePodSpecKubelet(s, path)...)
 	switch s.RestartPolicy {
 	case RestartPolicyAlways, RestartPolicyOnFailure, RestartPolicyNever:
 	case "":

@@ -117,6 +117,11 @@ type PodAssignment struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name,omitempty"`
 	UID       string `json:"uid,omitempty"`
+	// ConfigMaps and Secrets the pod references (those that exist), or,
+	// in an assignment without Pod, ones that changed and that pods of
+	// the node reference.
+	ConfigMaps []ConfigMap `json:"configMaps,omitempty"`
+	Secrets    []Secret    `json:"secrets,omitempty"`
 }
 
 // NodeRegistration is an agent joining: its Node as it sees itself.
@@ -147,6 +152,10 @@ type SyncRequest struct {
 type SyncResponse struct {
 	Pods  []Pod  `json:"pods"`
 	Error string `json:"error,omitempty"`
+	// ConfigMaps and Secrets are every one the pods reference that
+	// exists: the node's whole set.
+	ConfigMaps []ConfigMap `json:"configMaps,omitempty"`
+	Secrets    []Secret    `json:"secrets,omitempty"`
 }
 
 // PodStatusReport is an agent's observation of one pod. Removed says the
