@@ -230,6 +230,81 @@ type cache struct {
 	indexes map[string]*matchIndex
 	terms   map[string]*existingTerm
 	uses    uint64
+	// hostnameNotName counts the registered nodes whose
+	// kubernetes.io/hostname label is not their name.
+	hostnameNotName int
+	// nodeGen changes when a node is added, removed or relabelled.
+	nodeGen  uint64
+	eligible map[string]*eligibleDomains
+}
+
+// eligibleDomains are the nodes a pod may use for topology spreading —
+// those matching its nodeSelector and required node affinity that have
+// every one of some topology keys — with their domain under each key.
+type eligibleDomains struct {
+	gen  uint64
+	node map[string][]string // node name → its domain under each key
+	// domains counts the distinct domains under each key.
+	domains []int
+}
+
+// maxEligible bounds the eligibleDomains kept; all go when it is reached.
+const maxEligible = 64
+
+// eligibleFor returns the eligible nodes of a pod for keys, computed once
+// per pod placement constraints until the nodes change.
+func (c *cache) eligibleFor(p *api.Pod, keys []string) *eligibleDomains {
+	var req *api.NodeSelector
+	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil {
+		req = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	}
+	sig, _ := json.Marshal([]any{keys, p.Spec.NodeSelector, req})
+	if e := c.eligible[string(sig)]; e != nil && e.gen == c.nodeGen {
+		return e
+	}
+	if len(c.eligible) >= maxEligible {
+		clear(c.eligible)
+	}
+	e := &eligibleDomains{gen: c.nodeGen, node: map[string][]string{}, domains: make([]int, len(keys))}
+	seen := make([]map[string]bool, len(keys))
+	for i := range seen {
+		seen[i] = map[string]bool{}
+	}
+	for _, ni := range c.nodeList() {
+		n := ni.Node
+		if !matchesNodeSelector(p, n) || !req.Matches(n.Name, n.Labels) {
+			continue
+		}
+		vals := make([]string, len(keys))
+		ok := true
+		for i, k := range keys {
+			if vals[i], ok = topologyValue(n, k); !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		e.node[n.Name] = vals
+		for i, v := range vals {
+			if !seen[i][v] {
+				seen[i][v] = true
+				e.domains[i]++
+			}
+		}
+	}
+	if c.eligible == nil {
+		c.eligible = map[string]*eligibleDomains{}
+	}
+	c.eligible[string(sig)] = e
+	return e
+}
+
+func hostnameNotName(n *api.Node) int {
+	if v, ok := n.Labels[api.LabelHostname]; ok && v != n.Name {
+		return 1
+	}
+	return 0
 }
 
 func newCache() *cache {
@@ -315,9 +390,15 @@ func (c *cache) setNode(n *api.Node) *api.Node {
 		c.nodes[n.Name] = ni
 	}
 	old := ni.Node
+	if old == nil || !maps.Equal(old.Labels, n.Labels) {
+		c.nodeGen++
+	}
 	if old == nil {
 		c.sorted = nil
+	} else {
+		c.hostnameNotName -= hostnameNotName(old)
 	}
+	c.hostnameNotName += hostnameNotName(n)
 	ni.setNode(n)
 	return old
 }
@@ -328,6 +409,8 @@ func (c *cache) deleteNode(name string) {
 		return
 	}
 	c.sorted = nil
+	c.nodeGen++
+	c.hostnameNotName -= hostnameNotName(ni.Node)
 	if ni.Pods <= 0 {
 		delete(c.nodes, name)
 		return

@@ -20,10 +20,11 @@ type FilterPlugin interface {
 
 // PreFilterPlugin is a FilterPlugin that first looks at the whole cluster,
 // once per pod (counting matching pods per topology domain, say), and keeps
-// what it found in the CycleState for Filter.
+// what it found in the CycleState for Filter. It returns skip when the pod
+// asks nothing of it: Filter then passes every node without being called.
 type PreFilterPlugin interface {
 	FilterPlugin
-	PreFilter(cs *CycleState, pod *api.Pod)
+	PreFilter(cs *CycleState, pod *api.Pod) (skip bool)
 }
 
 // ScorePlugin ranks the nodes that passed every filter; higher is better.
@@ -36,10 +37,11 @@ type ScorePlugin interface {
 }
 
 // PreScorePlugin is a ScorePlugin that looks at the whole cluster once per
-// pod, before the feasible nodes are scored.
+// pod, before the feasible nodes are scored. It returns skip when it would
+// score every node the same: Score is then not called.
 type PreScorePlugin interface {
 	ScorePlugin
-	PreScore(cs *CycleState, pod *api.Pod, feasible []*NodeInfo)
+	PreScore(cs *CycleState, pod *api.Pod, feasible []*NodeInfo) (skip bool)
 }
 
 // ScoreNormalizer maps one plugin's raw scores over the feasible nodes to
@@ -128,11 +130,16 @@ func (e *FitError) Error() string {
 // Is makes errors.Is(err, ErrUnschedulable) true.
 func (e *FitError) Is(target error) bool { return target == ErrUnschedulable }
 
-// framework runs a pod through filters and scores.
+// framework runs a pod through filters and scores. It is used by one
+// goroutine at a time and keeps its buffers between decisions.
 type framework struct {
 	filters []FilterPlugin
 	scores  []ScorePlugin
 	weights []int64
+
+	active     []FilterPlugin
+	feasible   []*NodeInfo
+	total, raw []int64
 }
 
 func newFramework(filters []FilterPlugin, scores []ScorePlugin) *framework {
@@ -156,16 +163,18 @@ func (f *framework) decide(c *cache, pi *podInfo) (string, error) {
 	if len(nodes) == 0 {
 		return "", &FitError{}
 	}
+	f.active = f.active[:0]
 	for _, fp := range f.filters {
-		if pf, ok := fp.(PreFilterPlugin); ok {
-			pf.PreFilter(cs, p)
+		if pf, ok := fp.(PreFilterPlugin); ok && pf.PreFilter(cs, p) {
+			continue
 		}
+		f.active = append(f.active, fp)
 	}
 	var reasons map[string]int
-	feasible := make([]*NodeInfo, 0, len(nodes))
+	feasible := f.feasible[:0]
 	for _, n := range nodes {
 		ok := true
-		for _, fp := range f.filters {
+		for _, fp := range f.active {
 			if rs := fp.Filter(cs, p, n); len(rs) > 0 {
 				if reasons == nil {
 					reasons = map[string]int{}
@@ -181,17 +190,20 @@ func (f *framework) decide(c *cache, pi *podInfo) (string, error) {
 			feasible = append(feasible, n)
 		}
 	}
+	f.feasible = feasible
+	defer clear(f.feasible) // keep no NodeInfo alive between decisions
 	switch len(feasible) {
 	case 0:
 		return "", &FitError{NumNodes: len(nodes), Reasons: reasons}
 	case 1:
 		return feasible[0].Node.Name, nil
 	}
-	total := make([]int64, len(feasible))
-	raw := make([]int64, len(feasible))
+	total := grow(f.total, len(feasible))
+	raw := grow(f.raw, len(feasible))
+	f.total, f.raw = total, raw
 	for i, sp := range f.scores {
-		if ps, ok := sp.(PreScorePlugin); ok {
-			ps.PreScore(cs, p, feasible)
+		if ps, ok := sp.(PreScorePlugin); ok && ps.PreScore(cs, p, feasible) {
+			continue
 		}
 		for j, n := range feasible {
 			raw[j] = sp.Score(cs, p, n)
@@ -210,4 +222,14 @@ func (f *framework) decide(c *cache, pi *podInfo) (string, error) {
 		}
 	}
 	return feasible[best].Node.Name, nil
+}
+
+// grow returns buf resized to n and zeroed.
+func grow(buf []int64, n int) []int64 {
+	if cap(buf) < n {
+		return make([]int64, n)
+	}
+	buf = buf[:n]
+	clear(buf)
+	return buf
 }

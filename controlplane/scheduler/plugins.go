@@ -106,6 +106,8 @@ type NodeSelector struct{}
 
 func (NodeSelector) Name() string { return "NodeSelector" }
 
+func (NodeSelector) PreFilter(_ *CycleState, p *api.Pod) bool { return len(p.Spec.NodeSelector) == 0 }
+
 func (NodeSelector) Filter(_ *CycleState, p *api.Pod, n *NodeInfo) []string {
 	if !matchesNodeSelector(p, n.Node) {
 		return reasonNodeSelector
@@ -130,6 +132,11 @@ type NodeAffinity struct{}
 func (NodeAffinity) Name() string  { return "NodeAffinity" }
 func (NodeAffinity) Weight() int64 { return 2 }
 
+func (NodeAffinity) PreFilter(_ *CycleState, p *api.Pod) bool {
+	a := p.Spec.Affinity
+	return a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil
+}
+
 func (NodeAffinity) Filter(_ *CycleState, p *api.Pod, n *NodeInfo) []string {
 	if !matchesRequiredAffinity(p, n.Node) {
 		return reasonNodeAffinity
@@ -143,6 +150,11 @@ func matchesRequiredAffinity(p *api.Pod, n *api.Node) bool {
 		return true
 	}
 	return a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.Matches(n.Name, n.Labels)
+}
+
+func (NodeAffinity) PreScore(_ *CycleState, p *api.Pod, _ []*NodeInfo) bool {
+	a := p.Spec.Affinity
+	return a == nil || a.NodeAffinity == nil || len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0
 }
 
 func (NodeAffinity) Score(_ *CycleState, p *api.Pod, n *NodeInfo) int64 {
@@ -323,7 +335,7 @@ type antiAffinityState struct {
 	own, existing []domainSet
 }
 
-func (InterPodAntiAffinity) PreFilter(cs *CycleState, p *api.Pod) {
+func (InterPodAntiAffinity) PreFilter(cs *CycleState, p *api.Pod) bool {
 	var st antiAffinityState
 	for _, t := range cs.pod.terms {
 		if t.weight == 0 {
@@ -335,9 +347,11 @@ func (InterPodAntiAffinity) PreFilter(cs *CycleState, p *api.Pod) {
 			st.existing = append(st.existing, domainsOf(cs, et.topologyKey, et.perNode))
 		}
 	}
-	if len(st.own)+len(st.existing) > 0 {
-		cs.Write("InterPodAntiAffinity", &st)
+	if len(st.own)+len(st.existing) == 0 {
+		return true
 	}
+	cs.Write("InterPodAntiAffinity", &st)
+	return false
 }
 
 func (t *antiTerm) matches(p *api.Pod) bool {
@@ -362,10 +376,28 @@ func (InterPodAntiAffinity) Filter(cs *CycleState, _ *api.Pod, n *NodeInfo) []st
 	return nil
 }
 
-// antiAffinityScore is the weight against each domain: key → value → sum.
-type antiAffinityScore map[string]map[string]int64
+// antiAffinityScore is the weight against each node: per node for terms
+// keyed by kubernetes.io/hostname while every node's hostname label is its
+// name (the common case, no map of domains to build), else per domain
+// (key → value → sum).
+type antiAffinityScore struct {
+	perNode  []weightedCounts
+	byDomain map[string]map[string]int64
+}
 
-func (s antiAffinityScore) add(cs *CycleState, key string, perNode map[string]int, weight int64) {
+type weightedCounts struct {
+	counts map[string]int
+	weight int64
+}
+
+func (s *antiAffinityScore) add(cs *CycleState, key string, perNode map[string]int, weight int64) {
+	if len(perNode) == 0 {
+		return
+	}
+	if key == api.LabelHostname && cs.c.hostnameNotName == 0 {
+		s.perNode = append(s.perNode, weightedCounts{perNode, weight})
+		return
+	}
 	for name, count := range perNode {
 		ni := cs.NodeInfo(name)
 		if ni == nil {
@@ -375,15 +407,18 @@ func (s antiAffinityScore) add(cs *CycleState, key string, perNode map[string]in
 		if !ok {
 			continue
 		}
-		if s[key] == nil {
-			s[key] = map[string]int64{}
+		if s.byDomain == nil {
+			s.byDomain = map[string]map[string]int64{}
 		}
-		s[key][v] += weight * int64(count)
+		if s.byDomain[key] == nil {
+			s.byDomain[key] = map[string]int64{}
+		}
+		s.byDomain[key][v] += weight * int64(count)
 	}
 }
 
-func (InterPodAntiAffinity) PreScore(cs *CycleState, p *api.Pod, _ []*NodeInfo) {
-	s := antiAffinityScore{}
+func (InterPodAntiAffinity) PreScore(cs *CycleState, p *api.Pod, _ []*NodeInfo) bool {
+	s := &antiAffinityScore{}
 	for _, t := range cs.pod.terms {
 		if t.weight > 0 {
 			s.add(cs, t.topologyKey, cs.MatchingPods(t.namespaces, t.selector), t.weight)
@@ -394,15 +429,23 @@ func (InterPodAntiAffinity) PreScore(cs *CycleState, p *api.Pod, _ []*NodeInfo) 
 			s.add(cs, et.topologyKey, et.perNode, et.weight)
 		}
 	}
-	if len(s) > 0 {
-		cs.Write("InterPodAntiAffinity/score", s)
+	if len(s.perNode) == 0 && len(s.byDomain) == 0 {
+		return true
 	}
+	cs.Write("InterPodAntiAffinity/score", s)
+	return false
 }
 
 func (InterPodAntiAffinity) Score(cs *CycleState, _ *api.Pod, n *NodeInfo) int64 {
-	s, _ := cs.Read("InterPodAntiAffinity/score").(antiAffinityScore)
+	s, _ := cs.Read("InterPodAntiAffinity/score").(*antiAffinityScore)
+	if s == nil {
+		return 0
+	}
 	var total int64
-	for key, byValue := range s {
+	for _, wc := range s.perNode {
+		total -= wc.weight * int64(wc.counts[n.Node.Name])
+	}
+	for key, byValue := range s.byDomain {
 		if v, ok := topologyValue(n.Node, key); ok {
 			total -= byValue[v]
 		}
@@ -457,7 +500,8 @@ func policyOf(c api.TopologySpreadConstraint) string {
 }
 
 // spreadState counts, for the pod's constraints of one policy, the
-// matching pods per domain over the eligible nodes, and the fewest.
+// matching pods per domain over the eligible nodes, and the fewest. Only
+// nodes with matching pods are visited: a domain without any counts 0.
 func spreadState(cs *CycleState, p *api.Pod, policy string) []spreadConstraint {
 	var out []spreadConstraint
 	var perNode []map[string]int
@@ -477,42 +521,36 @@ func spreadState(cs *CycleState, p *api.Pod, policy string) []spreadConstraint {
 	if len(out) == 0 {
 		return nil
 	}
-	for _, ni := range cs.Nodes() {
-		n := ni.Node
-		if !matchesNodeSelector(p, n) || !matchesRequiredAffinity(p, n) || !hasKeys(n, keys) {
-			continue
-		}
-		for i := range out {
-			v, _ := topologyValue(n, out[i].key)
-			out[i].counts[v] += int64(perNode[i][n.Name])
-		}
-	}
+	el := cs.c.eligibleFor(p, keys)
 	for i := range out {
+		sc := &out[i]
+		for name, count := range perNode[i] {
+			if vals, ok := el.node[name]; ok {
+				sc.counts[vals[i]] += int64(count)
+			}
+		}
+		if len(sc.counts) < el.domains[i] {
+			continue // an eligible domain has none: min is 0
+		}
 		first := true
-		for _, c := range out[i].counts {
-			if first || c < out[i].min {
-				out[i].min, first = c, false
+		for _, n := range sc.counts {
+			if first || n < sc.min {
+				sc.min, first = n, false
 			}
 		}
 	}
 	return out
 }
 
-func hasKeys(n *api.Node, keys []string) bool {
-	for _, k := range keys {
-		if _, ok := topologyValue(n, k); !ok {
-			return false
-		}
-	}
-	return true
-}
-
 type spreadFilterState struct{ constraints []spreadConstraint }
 
-func (PodTopologySpread) PreFilter(cs *CycleState, p *api.Pod) {
-	if c := spreadState(cs, p, api.DoNotSchedule); c != nil {
-		cs.Write("PodTopologySpread", &spreadFilterState{c})
+func (PodTopologySpread) PreFilter(cs *CycleState, p *api.Pod) bool {
+	c := spreadState(cs, p, api.DoNotSchedule)
+	if c == nil {
+		return true
 	}
+	cs.Write("PodTopologySpread", &spreadFilterState{c})
+	return false
 }
 
 func (PodTopologySpread) Filter(cs *CycleState, _ *api.Pod, n *NodeInfo) []string {
@@ -534,10 +572,13 @@ func (PodTopologySpread) Filter(cs *CycleState, _ *api.Pod, n *NodeInfo) []strin
 
 type spreadScoreState struct{ constraints []spreadConstraint }
 
-func (PodTopologySpread) PreScore(cs *CycleState, p *api.Pod, _ []*NodeInfo) {
-	if c := spreadState(cs, p, api.ScheduleAnyway); c != nil {
-		cs.Write("PodTopologySpread/score", &spreadScoreState{c})
+func (PodTopologySpread) PreScore(cs *CycleState, p *api.Pod, _ []*NodeInfo) bool {
+	c := spreadState(cs, p, api.ScheduleAnyway)
+	if c == nil {
+		return true
 	}
+	cs.Write("PodTopologySpread/score", &spreadScoreState{c})
+	return false
 }
 
 // Score is the matching pods in the node's domains, or -1 for a node

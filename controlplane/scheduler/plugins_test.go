@@ -13,8 +13,8 @@ import (
 func filterOn(pl FilterPlugin, p *api.Pod, node string, nodes []*api.Node, pods []*api.Pod) []string {
 	c := newTestCache(nodes, pods)
 	cs := &CycleState{c: c, pod: newPodInfo(p)}
-	if pf, ok := pl.(PreFilterPlugin); ok {
-		pf.PreFilter(cs, p)
+	if pf, ok := pl.(PreFilterPlugin); ok && pf.PreFilter(cs, p) {
+		return nil
 	}
 	return pl.Filter(cs, p, c.nodes[node])
 }
@@ -25,15 +25,14 @@ func scoresOf(pl ScorePlugin, p *api.Pod, nodes []*api.Node, pods []*api.Pod) ma
 	c := newTestCache(nodes, pods)
 	cs := &CycleState{c: c, pod: newPodInfo(p)}
 	feasible := c.nodeList()
-	if ps, ok := pl.(PreScorePlugin); ok {
-		ps.PreScore(cs, p, feasible)
-	}
 	raw := make([]int64, len(feasible))
-	for i, n := range feasible {
-		raw[i] = pl.Score(cs, p, n)
-	}
-	if nz, ok := pl.(ScoreNormalizer); ok {
-		nz.Normalize(raw)
+	if ps, ok := pl.(PreScorePlugin); !ok || !ps.PreScore(cs, p, feasible) {
+		for i, n := range feasible {
+			raw[i] = pl.Score(cs, p, n)
+		}
+		if nz, ok := pl.(ScoreNormalizer); ok {
+			nz.Normalize(raw)
+		}
 	}
 	out := map[string]int64{}
 	for i, n := range feasible {

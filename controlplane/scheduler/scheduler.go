@@ -52,6 +52,8 @@ type Scheduler struct {
 	// compare-and-swap, as before the cached-version fast path.
 	onBind     func(key, node string)
 	mutateOnly bool
+	// conflicts counts writes of a cached version that met a newer one.
+	conflicts int
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -346,6 +348,7 @@ func (s *Scheduler) write(ctx context.Context, cached *api.Pod, change func(*api
 		if !errors.Is(err, store.ErrConflict) {
 			return nil, false, err
 		}
+		s.conflicts++
 	}
 	wrote := false
 	stored, err := s.pods.Mutate(ctx, cached.Namespace, cached.Name, func(cur *api.Pod) error {
