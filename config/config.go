@@ -82,7 +82,31 @@ type AgentConfig struct {
 	ResyncInterval time.Duration `json:"resyncInterval"`
 	// Wasm turns on the Wasm runtime (wazero). Default true.
 	Wasm *bool `json:"wasm"`
+	// Containerd turns on the container runtime (containerd). Default:
+	// on when ContainerdSocket exists as the agent starts. When it is set
+	// to true and containerd does not answer, the agent does not start.
+	Containerd *bool `json:"containerd"`
+	// ContainerdSocket is containerd's gRPC socket. Default
+	// /run/containerd/containerd.sock.
+	ContainerdSocket string `json:"containerdSocket"`
+	// ContainerdNamespace is the containerd namespace the agent's
+	// containers and images live in. Default "skiff".
+	ContainerdNamespace string `json:"containerdNamespace"`
+	// ContainerdSnapshotter unpacks images and holds containers' root
+	// filesystems. Default overlayfs; "native" where overlay mounts do not
+	// work.
+	ContainerdSnapshotter string `json:"containerdSnapshotter"`
+	// RestartBackoff is the first delay before a crashed container, a
+	// failed image pull or a refused start is tried again; it doubles up
+	// to five minutes. Default 10s, as in Kubernetes.
+	RestartBackoff time.Duration `json:"restartBackoff"`
 }
+
+// Containerd defaults.
+const (
+	DefaultContainerdSocket    = "/run/containerd/containerd.sock"
+	DefaultContainerdNamespace = "skiff"
+)
 
 // NodeLifecycleConfig configures how the control plane judges node health.
 type NodeLifecycleConfig struct {
@@ -105,6 +129,9 @@ func Default() Config {
 			LeaseInterval:  10 * time.Second,
 			ResyncInterval: 60 * time.Second,
 			Wasm:           &wasm,
+
+			ContainerdSocket:    DefaultContainerdSocket,
+			ContainerdNamespace: DefaultContainerdNamespace,
 		},
 		NodeLifecycle: NodeLifecycleConfig{GracePeriod: 40 * time.Second},
 		LeaderTTL:     10 * time.Second,
@@ -222,6 +249,53 @@ func rewriteDurations(t reflect.Type, v any, path string) (bool, error) {
 // WasmEnabled reports whether the agent offers the Wasm runtime.
 func (a AgentConfig) WasmEnabled() bool { return a.Wasm == nil || *a.Wasm }
 
+// ContainerdMode says whether the agent offers the container runtime:
+// enabled, and whether that was asked for (true) or follows from the
+// socket being there (false). It looks at the socket only when Containerd
+// is unset.
+func (a AgentConfig) ContainerdMode() (enabled, explicit bool) {
+	if a.Containerd != nil {
+		return *a.Containerd, true
+	}
+	sock := strings.TrimPrefix(a.ContainerdSocketOrDefault(), "unix://")
+	st, err := os.Stat(sock)
+	return err == nil && st.Mode()&os.ModeSocket != 0, false
+}
+
+// ContainerdSocketOrDefault is ContainerdSocket, or the default when empty.
+func (a AgentConfig) ContainerdSocketOrDefault() string {
+	if a.ContainerdSocket == "" {
+		return DefaultContainerdSocket
+	}
+	return a.ContainerdSocket
+}
+
+// ContainerdNamespaceOrDefault is ContainerdNamespace, or the default when
+// empty.
+func (a AgentConfig) ContainerdNamespaceOrDefault() string {
+	if a.ContainerdNamespace == "" {
+		return DefaultContainerdNamespace
+	}
+	return a.ContainerdNamespace
+}
+
+// validContainerdNamespace follows containerd's rule for identifiers:
+// letters, digits, '.', '_' and '-', starting and ending with a letter or
+// digit, at most 76 characters.
+func validContainerdNamespace(ns string) bool {
+	if ns == "" || len(ns) > 76 {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	for i := 0; i < len(ns); i++ {
+		c := ns[i]
+		if !alnum(c) && !(i > 0 && i < len(ns)-1 && (c == '.' || c == '_' || c == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
 // Path joins parts under DataDir.
 func (c *Config) Path(parts ...string) string {
 	return filepath.Join(append([]string{c.DataDir}, parts...)...)
@@ -252,6 +326,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Agent.ResyncInterval <= 0 {
 		errs = append(errs, errors.New("agent.resyncInterval: must be more than 0"))
+	}
+	if ns := c.Agent.ContainerdNamespace; ns != "" && !validContainerdNamespace(ns) {
+		errs = append(errs, fmt.Errorf("agent.containerdNamespace: %q is not a containerd namespace "+
+			"(letters, digits, '.', '_' and '-', at most 76, starting and ending with a letter or digit)", ns))
+	}
+	if s := c.Agent.ContainerdSocket; s != "" && !filepath.IsAbs(strings.TrimPrefix(s, "unix://")) {
+		errs = append(errs, fmt.Errorf("agent.containerdSocket: %q is not an absolute path", s))
+	}
+	if c.Agent.RestartBackoff < 0 {
+		errs = append(errs, errors.New("agent.restartBackoff: must not be negative"))
 	}
 	if c.NodeLifecycle.GracePeriod <= c.Agent.LeaseInterval {
 		errs = append(errs, errors.New("nodeLifecycle.gracePeriod: must be longer than agent.leaseInterval"))
