@@ -25,6 +25,7 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/store"
 	"github.com/skiff-sh/skiff/edge"
 	"github.com/skiff-sh/skiff/runtimes"
+	"github.com/skiff-sh/skiff/runtimes/containerd"
 	"github.com/skiff-sh/skiff/runtimes/hollow"
 	"github.com/skiff-sh/skiff/runtimes/wasm"
 	"github.com/skiff-sh/skiff/web"
@@ -194,6 +195,7 @@ func agentOptions(cfg config.Config, set agentSettings) fx.Option {
 			Labels:         cfg.Agent.Labels,
 			LeaseInterval:  cfg.Agent.LeaseInterval,
 			ResyncInterval: cfg.Agent.ResyncInterval,
+			RestartBackoff: cfg.Agent.RestartBackoff,
 		}),
 		drivers(cfg, set),
 		// The connection closes after the agent stopped (hooks stop in
@@ -205,24 +207,64 @@ func agentOptions(cfg config.Config, set agentSettings) fx.Option {
 	)
 }
 
-// drivers provides the agent's runtimes into the "drivers" group.
+// drivers provides the agent's runtimes into the "drivers" group: Wasm
+// unless turned off, containerd when enabled (see containerdDriver).
 func drivers(cfg config.Config, set agentSettings) fx.Option {
 	group := fx.ResultTags(`group:"drivers"`)
 	if set.hollow {
 		return fx.Provide(
 			fx.Annotate(func() runtimes.Driver { return hollow.New(api.RuntimeClassWasm) }, group),
-			fx.Annotate(func() runtimes.Driver { return hollow.New("containerd") }, group),
+			fx.Annotate(func() runtimes.Driver { return hollow.New(containerd.DriverName) }, group),
 		)
 	}
-	if !cfg.Agent.WasmEnabled() {
-		return fx.Options()
+	var opts []fx.Option
+	if cfg.Agent.WasmEnabled() {
+		opts = append(opts, fx.Provide(fx.Annotate(func(lc fx.Lifecycle, log *slog.Logger) (runtimes.Driver, error) {
+			d, err := wasm.New(wasm.Options{CacheDir: cfg.Path("agent", "wasm-cache"), Logger: log.With("runtime", "wasm")})
+			if err != nil {
+				return nil, err
+			}
+			lc.Append(fx.Hook{OnStop: d.Close})
+			return d, nil
+		}, group)))
 	}
-	return fx.Provide(fx.Annotate(func(lc fx.Lifecycle, log *slog.Logger) (runtimes.Driver, error) {
-		d, err := wasm.New(wasm.Options{CacheDir: cfg.Path("agent", "wasm-cache"), Logger: log.With("runtime", "wasm")})
-		if err != nil {
-			return nil, err
+	opts = append(opts, fx.Provide(fx.Annotate(func(lc fx.Lifecycle, log *slog.Logger) (runtimes.Driver, error) {
+		return containerdDriver(cfg.Agent, lc, log)
+	}, group)))
+	return fx.Options(opts...)
+}
+
+// containerdDriver connects the containerd driver, or returns nil (which
+// the agent skips) when containerd is off. Turned on explicitly, a daemon
+// that does not answer stops the agent from starting; left to the default,
+// it is used when its socket is there, and a socket that does not answer
+// leaves the node without containers rather than without an agent.
+func containerdDriver(ac config.AgentConfig, lc fx.Lifecycle, log *slog.Logger) (runtimes.Driver, error) {
+	sock, ns := ac.ContainerdSocketOrDefault(), ac.ContainerdNamespaceOrDefault()
+	enabled, explicit := ac.ContainerdMode()
+	if !enabled {
+		if explicit {
+			log.Info("container runtime off (agent.containerd is false)")
+		} else {
+			log.Info("container runtime off: no containerd socket; start containerd or set --containerd-socket",
+				"socket", sock)
 		}
-		lc.Append(fx.Hook{OnStop: d.Close})
-		return d, nil
-	}, group))
+		return nil, nil
+	}
+	d, err := containerd.New(containerd.Options{
+		Address:     sock,
+		Namespace:   ns,
+		Snapshotter: ac.ContainerdSnapshotter,
+		Logger:      log.With("runtime", "containerd"),
+	})
+	if err != nil {
+		if explicit {
+			return nil, fmt.Errorf("container runtime (agent.containerd is true): %w", err)
+		}
+		log.Warn("container runtime off: containerd does not answer", "socket", sock, "err", err)
+		return nil, nil
+	}
+	lc.Append(fx.StopHook(d.Close))
+	log.Info("container runtime on", "socket", sock, "namespace", ns)
+	return d, nil
 }
