@@ -24,6 +24,7 @@ func newRootCmd() *cobra.Command {
 		newServerCmd(),
 		newAgentCmd(),
 		newBenchCmd(),
+		newImageCmd(),
 	)
 	return root
 }

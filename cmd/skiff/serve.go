@@ -24,6 +24,7 @@ type serveFlags struct {
 	configFile string
 	cfg        config.Config
 	labels     []string
+	containerd bool // --containerd, applied only when given
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet, server, agent bool) {
@@ -41,6 +42,9 @@ func (f *serveFlags) register(fs *pflag.FlagSet, server, agent bool) {
 		fs.StringVar(&f.cfg.Agent.NodeName, "node-name", f.cfg.Agent.NodeName, "this node's name (a DNS label)")
 		fs.StringSliceVar(&f.labels, "label", nil, "node label key=value (repeatable)")
 		fs.DurationVar(&f.cfg.Agent.LeaseInterval, "lease-interval", f.cfg.Agent.LeaseInterval, "how often the agent renews its lease")
+		fs.StringVar(&f.cfg.Agent.ContainerdSocket, "containerd-socket", f.cfg.Agent.ContainerdSocket, "containerd's socket, for container pods")
+		fs.BoolVar(&f.containerd, "containerd", false, "run container pods through containerd (default: when --containerd-socket exists at start); "+
+			"--containerd=false turns it off")
 	}
 }
 
@@ -69,10 +73,15 @@ func (f *serveFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 		overlay("nats-url", &merged.NATS.URL, cfg.NATS.URL)
 		overlay("node-name", &merged.Agent.NodeName, cfg.Agent.NodeName)
 		overlay("nats", &merged.Agent.NATSURL, cfg.Agent.NATSURL)
+		overlay("containerd-socket", &merged.Agent.ContainerdSocket, cfg.Agent.ContainerdSocket)
 		if set["lease-interval"] {
 			merged.Agent.LeaseInterval = cfg.Agent.LeaseInterval
 		}
 		cfg = merged
+	}
+	if fs.Changed("containerd") {
+		on := f.containerd
+		cfg.Agent.Containerd = &on
 	}
 	for _, l := range f.labels {
 		k, v, ok := strings.Cut(l, "=")
