@@ -62,6 +62,9 @@ type DeleteOptions struct {
 	// GracePeriodSeconds overrides the pod's terminationGracePeriodSeconds;
 	// 0 removes the pod at once without waiting for its node (force).
 	GracePeriodSeconds *int64
+	// PropagationPolicy says what becomes of the object's dependents:
+	// Background (the default when empty), Foreground or Orphan.
+	PropagationPolicy string
 }
 
 // Healthz checks that the server answers.
@@ -193,6 +196,9 @@ func (c *Client) DeleteObject(ctx context.Context, info api.KindInfo, namespace,
 	q := url.Values{}
 	if opts.GracePeriodSeconds != nil {
 		q.Set("gracePeriodSeconds", strconv.FormatInt(*opts.GracePeriodSeconds, 10))
+	}
+	if opts.PropagationPolicy != "" {
+		q.Set("propagationPolicy", opts.PropagationPolicy)
 	}
 	body, err := c.do(ctx, http.MethodDelete, api.ResourcePath(info, namespaceOf(info, namespace), name), q, "", nil)
 	if err != nil {
