@@ -59,6 +59,7 @@ const (
 	StatusReasonBadRequest            StatusReason = "BadRequest"
 	StatusReasonInvalid               StatusReason = "Invalid"
 	StatusReasonNotFound              StatusReason = "NotFound"
+	StatusReasonForbidden             StatusReason = "Forbidden"
 	StatusReasonAlreadyExists         StatusReason = "AlreadyExists"
 	StatusReasonConflict              StatusReason = "Conflict"
 	StatusReasonMethodNotAllowed      StatusReason = "MethodNotAllowed"

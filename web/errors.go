@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/controlplane/admission"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -116,6 +117,8 @@ func statusOf(err error, maxBody int64) (api.Status, bool) {
 		}
 	case errors.As(err, &decodeErr):
 		st.Code, st.Reason = http.StatusBadRequest, api.StatusReasonBadRequest
+	case errors.Is(err, admission.ErrForbidden):
+		st.Code, st.Reason = http.StatusForbidden, api.StatusReasonForbidden
 	case errors.Is(err, store.ErrNotFound):
 		st.Code, st.Reason = http.StatusNotFound, api.StatusReasonNotFound
 	case errors.Is(err, store.ErrAlreadyExists):

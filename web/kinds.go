@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/controlplane/admission"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -86,6 +87,9 @@ func (k kindHandlers) create(c echo.Context) error {
 	if err := validateCreate(obj); err != nil {
 		return aboutObject(err, k.info, m.Name)
 	}
+	if err := admission.Admit(c.Request().Context(), k.s.store, obj); err != nil {
+		return aboutObject(err, k.info, m.Name)
+	}
 	if err := k.s.store.CreateObject(c.Request().Context(), obj); err != nil {
 		return aboutObject(err, k.info, m.Name)
 	}
@@ -154,20 +158,27 @@ func (k kindHandlers) replace(c echo.Context) error {
 	return c.JSON(http.StatusOK, obj)
 }
 
-// deleteNow removes an object at once and returns its last state.
+// deleteNow deletes an object through admission.Delete (propagationPolicy
+// Background, Foreground or Orphan; gracePeriodSeconds for pods) and
+// returns its last state: gone, or marked when its deletion is not done.
 func (k kindHandlers) deleteNow(c echo.Context) error {
 	ns, name, err := pathObject(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	obj, err := k.s.store.GetObject(ctx, k.info, ns, name)
+	grace, err := queryInt(c, "gracePeriodSeconds", 0)
+	if err != nil {
+		return err
+	}
+	policy := c.QueryParam("propagationPolicy")
+	if err := admission.CheckPropagationPolicy(policy); err != nil {
+		return badField("propagationPolicy", "%v", err)
+	}
+	obj, err := admission.Delete(c.Request().Context(), k.s.store, k.info, ns, name, admission.DeleteOptions{PropagationPolicy: policy, GracePeriodSeconds: grace})
 	if err != nil {
 		return aboutObject(err, k.info, name)
 	}
-	if err := k.s.store.DeleteObject(ctx, k.info, ns, name, obj.GetObjectMeta().ResourceVersion); err != nil {
-		return aboutObject(err, k.info, name)
-	}
+	k.s.log.Info("deleted", "kind", k.info.Kind, "namespace", ns, "name", name, "propagationPolicy", policy)
 	k.setTypeMeta(obj)
 	return c.JSON(http.StatusOK, obj)
 }

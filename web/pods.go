@@ -1,22 +1,17 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
-
-// deleteAttempts bounds the retries of a delete that races with writers.
-const deleteAttempts = 10
 
 // deletePod deletes a pod the way Kubernetes does. A pod that runs on a
 // node (bound, not in a terminal phase) is only marked: deletionTimestamp
@@ -26,60 +21,7 @@ const deleteAttempts = 10
 // is removed at once. Deleting a pod that is already terminating returns it
 // unchanged, unless the delete is forced.
 func (s *Server) deletePod(c echo.Context) error {
-	info := store.For[*api.Pod](s.store).Info()
-	ns, name, err := pathObject(c)
-	if err != nil {
-		return err
-	}
-	grace, err := queryInt(c, "gracePeriodSeconds", 0)
-	if err != nil {
-		return err
-	}
-	force := grace != nil && *grace == 0
-	ctx := c.Request().Context()
-	pods := store.For[*api.Pod](s.store)
-	for range deleteAttempts {
-		deleteNow := false
-		pod, err := pods.Mutate(ctx, ns, name, func(p *api.Pod) error {
-			deleteNow = false
-			switch {
-			case force || p.Spec.NodeName == "" || p.Status.Phase.Terminal():
-				deleteNow = true
-				return store.ErrSkip
-			case p.DeletionTimestamp != nil:
-				return store.ErrSkip // already terminating
-			}
-			g := api.DefaultTerminationGracePeriodSeconds
-			switch {
-			case grace != nil:
-				g = *grace
-			case p.Spec.TerminationGracePeriodSeconds != nil:
-				g = *p.Spec.TerminationGracePeriodSeconds
-			}
-			now := s.now().UTC().Truncate(time.Second)
-			p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &now, &g
-			return nil
-		})
-		if err != nil {
-			return aboutObject(err, info, name)
-		}
-		if !deleteNow {
-			s.log.Info("pod terminating", "namespace", ns, "name", name, "node", pod.Spec.NodeName)
-			pod.Kind, pod.APIVersion = info.Kind, info.APIVersion()
-			return c.JSON(http.StatusOK, pod)
-		}
-		err = s.store.DeleteObject(ctx, info, ns, name, pod.ResourceVersion)
-		if errors.Is(err, store.ErrConflict) {
-			continue // changed since it was read: decide again
-		}
-		if err != nil {
-			return aboutObject(err, info, name)
-		}
-		s.log.Info("pod deleted", "namespace", ns, "name", name, "force", force)
-		pod.Kind, pod.APIVersion = info.Kind, info.APIVersion()
-		return c.JSON(http.StatusOK, pod)
-	}
-	return aboutObject(fmt.Errorf("delete pod %s/%s: it kept changing while being deleted: %w", ns, name, store.ErrConflict), info, name)
+	return s.kind(store.For[*api.Pod](s.store).Info()).deleteNow(c) // admission.Delete does the above
 }
 
 // preparePodUpdate keeps the node a pod is bound to: a replacement without

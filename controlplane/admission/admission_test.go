@@ -215,7 +215,7 @@ func TestOwnerReferencesMustNameServedKinds(t *testing.T) {
 		give      api.OwnerReference
 		wantField string
 	}{
-		{"unknown kind", api.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: "x", UID: "u"}, "metadata.ownerReferences[0].kind"},
+		{"unknown kind", api.OwnerReference{APIVersion: "example.com/v1", Kind: "Widget", Name: "x", UID: "u"}, "metadata.ownerReferences[0].kind"},
 		{"wrong apiVersion", api.OwnerReference{APIVersion: "v1", Kind: "Deployment", Name: "x", UID: "u"}, "metadata.ownerReferences[0].apiVersion"},
 		{"namespaced owner of a cluster-scoped object", api.OwnerReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "x", UID: "u"}, "metadata.ownerReferences[0].kind"},
 	}
@@ -412,12 +412,15 @@ func TestRecomputeQuotaCountsLivePodsAndPendingReservations(t *testing.T) {
 	}
 }
 
-func TestPodChargeSumsContainers(t *testing.T) {
+func TestPodChargeSumsContainersAndTakesTheLargestInitContainer(t *testing.T) {
 	p := pod("default", "p", requests("250m", "64Mi"))
 	p.Spec.Containers = append(p.Spec.Containers, api.Container{Name: "side", Image: "registry.local/side:1",
 		Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceCPU: "0.5"}, Limits: api.ResourceList{api.ResourceMemory: "1G"}}})
+	// An init container runs alone: it counts when it asks more than the
+	// containers together (cpu here), not on top of them (memory).
+	p.Spec.InitContainers = []api.Container{{Name: "init", Image: "registry.local/init:1", Resources: requests("2", "10Mi")}}
 	charge, missing := admission.PodCharge(p)
-	want := map[api.ResourceName]int64{api.ResourcePods: 1, api.ResourceRequestsCPU: 750, api.ResourceRequestsMemory: 64<<20 + 1e9, api.ResourceLimitsMemory: 1e9}
+	want := map[api.ResourceName]int64{api.ResourcePods: 1, api.ResourceRequestsCPU: 2000, api.ResourceRequestsMemory: 64<<20 + 1e9, api.ResourceLimitsMemory: 1e9}
 	for n, v := range want {
 		if charge[n] != v {
 			t.Errorf("charge[%s] = %d, want %d", n, charge[n], v)

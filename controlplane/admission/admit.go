@@ -96,7 +96,7 @@ func checkNamespace(ctx context.Context, st *store.Store, info api.KindInfo, m *
 		if !mustExist {
 			return nil
 		}
-		return fmt.Errorf("metadata.namespace: namespace %q does not exist; create it first: %w", m.Namespace, store.ErrNotFound)
+		return &namespaceNotFound{name: m.Namespace}
 	case err != nil:
 		return fmt.Errorf("admit %s %s/%s: read its namespace: %w", info.Singular, m.Namespace, displayName(m), err)
 	}
@@ -107,6 +107,16 @@ func checkNamespace(ctx context.Context, st *store.Store, info api.KindInfo, m *
 	}
 	return nil
 }
+
+// namespaceNotFound refuses a create in a namespace that does not exist;
+// errors.Is(err, store.ErrNotFound) holds for it.
+type namespaceNotFound struct{ name string }
+
+func (e *namespaceNotFound) Error() string {
+	return fmt.Sprintf("namespaces %q not found: metadata.namespace must name an existing namespace; create it first", e.name)
+}
+
+func (e *namespaceNotFound) Is(target error) bool { return target == store.ErrNotFound }
 
 // ownerKind resolves an owner reference's kind, or says why it cannot.
 func ownerKind(ref api.OwnerReference) (api.KindInfo, error) {

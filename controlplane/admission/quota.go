@@ -103,12 +103,14 @@ func formatAmount(n api.ResourceName, v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// PodCharge is what a pod counts against quotas: pods 1, and per resource
-// the sum over its containers of requests and limits of cpu and memory. A
-// container that states a limit and no request requests its limit, as
-// Kubernetes' defaulting makes it. missing lists the resources some
-// container does not state (requests.cpu, limits.memory, …). A pod in a
-// terminal phase is charged nothing.
+// PodCharge is what a pod counts against quotas, as Kubernetes counts it:
+// pods 1, and per resource (requests and limits of cpu and memory) the sum
+// over its containers, or the largest init container's amount when that is
+// more (init containers run one at a time, before the others). A container
+// that states a limit and no request requests its limit, as Kubernetes'
+// defaulting makes it. missing lists the resources some container does not
+// state (requests.cpu, limits.memory, …). A pod in a terminal phase is
+// charged nothing.
 func PodCharge(p *api.Pod) (charge map[api.ResourceName]int64, missing map[api.ResourceName]bool) {
 	charge = map[api.ResourceName]int64{}
 	missing = map[api.ResourceName]bool{}
@@ -116,24 +118,39 @@ func PodCharge(p *api.Pod) (charge map[api.ResourceName]int64, missing map[api.R
 		return charge, missing
 	}
 	charge[api.ResourcePods] = 1
-	for _, c := range p.Spec.Containers {
+	sum, initMax := map[api.ResourceName]int64{}, map[api.ResourceName]int64{}
+	add := func(c api.Container, init bool) {
 		for _, r := range []api.ResourceName{api.ResourceCPU, api.ResourceMemory} {
 			limit, hasLimit := c.Resources.Limits[r]
 			req, hasReq := c.Resources.Requests[r]
 			if !hasReq && hasLimit {
 				req, hasReq = limit, true
 			}
-			reqName, limName := api.ResourceName("requests."+string(r)), api.ResourceName("limits."+string(r))
-			if hasReq {
-				charge[reqName] += amount(reqName, req)
-			} else {
-				missing[reqName] = true
+			for _, x := range []struct {
+				name  api.ResourceName
+				q     api.Quantity
+				given bool
+			}{{"requests." + r, req, hasReq}, {"limits." + r, limit, hasLimit}} {
+				switch {
+				case !x.given:
+					missing[x.name] = true
+				case init:
+					initMax[x.name] = max(initMax[x.name], amount(x.name, x.q))
+				default:
+					sum[x.name] += amount(x.name, x.q)
+				}
 			}
-			if hasLimit {
-				charge[limName] += amount(limName, limit)
-			} else {
-				missing[limName] = true
-			}
+		}
+	}
+	for _, c := range p.Spec.InitContainers {
+		add(c, true)
+	}
+	for _, c := range p.Spec.Containers {
+		add(c, false)
+	}
+	for _, n := range []api.ResourceName{api.ResourceRequestsCPU, api.ResourceRequestsMemory, api.ResourceLimitsCPU, api.ResourceLimitsMemory} {
+		if v := max(sum[n], initMax[n]); v > 0 {
+			charge[n] = v
 		}
 	}
 	return charge, missing

@@ -101,6 +101,8 @@ func NewGarbageCollector(inf *informer.Set, st *store.Store, log *slog.Logger) *
 	gcWatch(gc, inf.DaemonSets)
 	gcWatch(gc, inf.Jobs)
 	gcWatch(gc, inf.CronJobs)
+	gcWatch(gc, inf.ConfigMaps)
+	gcWatch(gc, inf.Secrets)
 	return gc
 }
 

@@ -21,6 +21,8 @@ type Set struct {
 	DaemonSets     *Informer[*api.DaemonSet]
 	Jobs           *Informer[*api.Job]
 	CronJobs       *Informer[*api.CronJob]
+	ConfigMaps     *Informer[*api.ConfigMap]
+	Secrets        *Informer[*api.Secret]
 }
 
 // NewSet returns informers for every kind; Start begins them.
@@ -35,6 +37,8 @@ func NewSet(st *store.Store, log *slog.Logger) *Set {
 		DaemonSets:     New[*api.DaemonSet](st, log),
 		Jobs:           New[*api.Job](st, log),
 		CronJobs:       New[*api.CronJob](st, log),
+		ConfigMaps:     New[*api.ConfigMap](st, log),
+		Secrets:        New[*api.Secret](st, log),
 	}
 }
 
@@ -45,7 +49,7 @@ type runnable interface {
 }
 
 func (s *Set) all() []runnable {
-	return []runnable{s.Pods, s.Nodes, s.Namespaces, s.ResourceQuotas, s.Deployments, s.ReplicaSets, s.DaemonSets, s.Jobs, s.CronJobs}
+	return []runnable{s.Pods, s.Nodes, s.Namespaces, s.ResourceQuotas, s.Deployments, s.ReplicaSets, s.DaemonSets, s.Jobs, s.CronJobs, s.ConfigMaps, s.Secrets}
 }
 
 // Start starts every informer.
