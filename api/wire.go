@@ -18,6 +18,10 @@ const (
 	// ArtifactsBucket is the JetStream object store of uploaded Wasm
 	// modules, each named by its digest with ':' replaced by '-'.
 	ArtifactsBucket = "skiff-artifacts"
+	// TokensBucket holds one record per API bearer token, keyed by the
+	// token's name: its SHA-256, role, namespace and expiry, never the
+	// token itself.
+	TokensBucket = "skiff-tokens"
 	// EventsStream keeps every CloudEvent published under EventsSubjects.
 	EventsStream = "SKIFF_EVENTS"
 	// EventsSubjects is the stream's subject filter.
