@@ -18,6 +18,7 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/agentapi"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 )
 
 type env struct {
@@ -31,24 +32,7 @@ type env struct {
 func start(t *testing.T, opts agentapi.Options) *env {
 	t.Helper()
 	ctx := context.Background()
-	s, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, js, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, nc, js := natstest.Store(t)
 	leases, err := agentapi.OpenLeases(ctx, js, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +42,7 @@ func start(t *testing.T, opts agentapi.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	return &env{url: s.ClientURL(), st: st, nodes: store.For[*api.Node](st), pods: store.For[*api.Pod](st), leases: leases}
+	return &env{url: nc.ConnectedUrl(), st: st, nodes: store.For[*api.Node](st), pods: store.For[*api.Pod](st), leases: leases}
 }
 
 // agent is a raw NATS client speaking for one node, as an edge agent does.

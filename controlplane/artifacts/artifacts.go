@@ -153,6 +153,9 @@ func (s *Store) Start(ctx context.Context) error {
 func (s *Store) Stop() {
 	if s.sub != nil {
 		_ = s.sub.Unsubscribe()
+		// Once Stop returns the server must know: no request may still be
+		// routed here and time out.
+		_ = s.nc.Flush()
 	}
 	if s.cancel != nil {
 		s.cancel()

@@ -18,7 +18,7 @@ import (
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
-	"github.com/skiff-sh/skiff/controlplane/natsserver"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 )
 
 type env struct {
@@ -29,21 +29,8 @@ type env struct {
 
 func startNATS(t *testing.T) env {
 	t.Helper()
-	s, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env{url: s.ClientURL(), nc: nc, js: js}
+	nc, js := natstest.Connect(t, natstest.Start(t))
+	return env{url: nc.ConnectedUrl(), nc: nc, js: js}
 }
 
 func openStore(t *testing.T, e env, opts artifacts.Options) *artifacts.Store {

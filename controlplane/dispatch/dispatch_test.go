@@ -11,12 +11,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/dispatch"
-	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 )
 
 type env struct {
@@ -28,25 +27,8 @@ type env struct {
 
 func startNATS(t *testing.T) *env {
 	t.Helper()
-	s, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), js, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{url: s.ClientURL(), nc: nc, st: st, pods: store.For[*api.Pod](st)}
+	st, nc, _ := natstest.Store(t)
+	return &env{url: nc.ConnectedUrl(), nc: nc, st: st, pods: store.For[*api.Pod](st)}
 }
 
 func (e *env) dispatcher(t *testing.T, opts dispatch.Options) *dispatch.Dispatcher {

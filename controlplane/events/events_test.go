@@ -17,6 +17,7 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/events"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 )
 
 // pod builds a pod through a few optional edits.
@@ -197,24 +198,7 @@ func streamEvents(t *testing.T, js jetstream.JetStream, n int) []received {
 
 func TestWatcherPublishesCloudEventsIntoTheEventsStream(t *testing.T) {
 	ctx := context.Background()
-	srv, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, js, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, nc, js := natstest.Store(t)
 	stream, err := events.EnsureStream(ctx, js, events.StreamOptions{MaxAge: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/agentapi"
-	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/nodelifecycle"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 )
 
 type env struct {
@@ -27,24 +26,7 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	s, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, js, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _, js := natstest.Store(t)
 	leases, err := agentapi.OpenLeases(ctx, js, 1)
 	if err != nil {
 		t.Fatal(err)
