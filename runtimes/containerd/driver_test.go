@@ -473,6 +473,26 @@ func TestImportArchiveWithANameRunsByThatNameOrItsShortForm(t *testing.T) {
 	}
 }
 
+func TestImportArchiveNamedAsItNamesItselfRuns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := e.newDriver(t)
+	archive, ref := containerdtest.ProbeImageArchive(t, runtime.GOARCH)
+	refs, err := d.ImportArchive(t.Context(), archive, containerd.WithImageName(ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(refs, []string{ref}) {
+		t.Fatalf("refs %q, want only %s", refs, ref)
+	}
+	cfg := e.task(t, "same-name", "exit", "5")
+	cfg.Image = ref
+	mustStart(t, d, cfg)
+	if res := runtimetest.WaitExit(t, d, cfg.ID); res.ExitCode != 5 {
+		t.Fatalf("exit %+v, want code 5", res)
+	}
+}
+
 func TestStartRejectsConfigsItCannotRunNamingTheField(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -152,10 +152,18 @@ func (d *Driver) ImportArchive(ctx context.Context, path string, opts ...ImportO
 	}
 	var names []string
 	for _, rec := range imgs {
-		if !slices.Contains(names, rec.Name) {
-			names = append(names, rec.Name)
+		if slices.Contains(names, rec.Name) {
+			continue
 		}
-		img := client.NewImageWithPlatform(d.client, rec, d.match)
+		names = append(names, rec.Name)
+		// Import returns one record per name it wrote, in order; when
+		// WithImageName repeats a name the archive gives, the later write
+		// won, and the earlier record's target may be gone already.
+		cur, err := d.client.ImageService().Get(ctx, rec.Name)
+		if err != nil {
+			return nil, fmt.Errorf("image archive %s: read back %s: %w", path, rec.Name, err)
+		}
+		img := client.NewImageWithPlatform(d.client, cur, d.match)
 		if _, err := d.imageConfig(ctx, img); err != nil {
 			d.log.Info("imported an image this node cannot run; not unpacking it", "image", rec.Name, "err", err)
 			continue
