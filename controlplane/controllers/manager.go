@@ -19,6 +19,9 @@ type Manager struct {
 	Namespaces  *NamespaceController
 	GC          *GarbageCollector
 	Quotas      *QuotaController
+	DaemonSets  *DaemonSetController
+	Jobs        *JobController
+	CronJobs    *CronJobController
 	log         *slog.Logger
 
 	cancel context.CancelFunc
@@ -35,6 +38,9 @@ func NewManager(st *store.Store, log *slog.Logger) *Manager {
 		Namespaces:  NewNamespaceController(inf, st, log.With("controller", "namespace")),
 		GC:          NewGarbageCollector(inf, st, log.With("controller", "garbagecollector")),
 		Quotas:      NewQuotaController(inf, st, log.With("controller", "resourcequota")),
+		DaemonSets:  NewDaemonSetController(inf, st, log.With("controller", "daemonset")),
+		Jobs:        NewJobController(inf, st, log.With("controller", "job")),
+		CronJobs:    NewCronJobController(inf, st, log.With("controller", "cronjob")),
 		log:         log,
 	}
 }
@@ -58,7 +64,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancelRun
 	for _, r := range []*Runner{m.ReplicaSets.Runner(4), m.Deployments.Runner(2),
-		m.Namespaces.Runner(2), m.GC.Runner(8), m.Quotas.Runner(2)} {
+		m.Namespaces.Runner(2), m.GC.Runner(8), m.Quotas.Runner(2),
+		m.DaemonSets.Runner(2), m.Jobs.Runner(2), m.CronJobs.Runner(1)} {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
