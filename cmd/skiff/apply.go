@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 
@@ -33,7 +32,13 @@ func newApplyCmd() *cobra.Command {
 		Short: "Create or update objects from YAML manifests",
 		Long: `Create or update the objects of one or more YAML manifests (several
 documents per file, separated by ---; every .yaml, .yml and .json file of a
-directory; - for standard input).
+directory; - for standard input). Any kind the API serves may be applied:
+` + kindList() + `.
+
+Each object is created, or replaced when one of that name exists, and
+reported as kubectl does: deployment.apps/web created, configured (it
+changed) or unchanged (nothing the manifest sets differs from what is
+stored; nothing is written).
 
 A Wasm pod (runtimeClassName: wasm) may name a module file beside the
 manifest as its image (image: ./app.wasm): apply uploads it to the control
@@ -105,7 +110,7 @@ func runApply(cmd *cobra.Command, o applyOptions) error {
 	uploaded := map[string]string{} // module path → image reference
 	for _, r := range todo {
 		info := api.KindOf(r.obj)
-		label := fmt.Sprintf("%s: %s/%s", r.label, info.Singular, r.obj.GetObjectMeta().Name)
+		label := fmt.Sprintf("%s: %s/%s", r.label, qualifiedKind(info), r.obj.GetObjectMeta().Name)
 		if err := uploadModules(cmd.Context(), c, r.obj, r.modules, uploaded); err != nil {
 			if isConnectionError(err) {
 				return err
@@ -121,7 +126,7 @@ func runApply(cmd *cobra.Command, o applyOptions) error {
 			errs = append(errs, applyError(label, err))
 			continue
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", info.Singular, r.obj.GetObjectMeta().Name, result)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", qualifiedKind(info), r.obj.GetObjectMeta().Name, result)
 	}
 	return errors.Join(errs...)
 }
@@ -319,8 +324,10 @@ func applyObject(ctx context.Context, c *client.Client, obj api.Object) (string,
 }
 
 // unchanged reports whether applying desired would change nothing the
-// user controls: the spec, labels and annotations. A pod's spec.nodeName
-// left out of the manifest is the scheduler's choice and does not count.
+// user controls: labels, annotations, and everything outside metadata and
+// status (a workload's spec, a ConfigMap's data, a Secret's type and
+// data). A pod's spec.nodeName left out of the manifest is the
+// scheduler's choice and does not count.
 func unchanged(stored, desired api.Object) bool {
 	if sp, ok := stored.(*api.Pod); ok {
 		if dp, ok := desired.(*api.Pod); ok && dp.Spec.NodeName == "" {
@@ -328,20 +335,30 @@ func unchanged(stored, desired api.Object) bool {
 		}
 	}
 	sm, dm := stored.GetObjectMeta(), desired.GetObjectMeta()
-	return sameJSON(specOf(stored), specOf(desired)) &&
+	return sameJSON(userFields(stored), userFields(desired)) &&
 		sameJSON(sm.Labels, dm.Labels) && sameJSON(sm.Annotations, dm.Annotations)
 }
 
-func specOf(obj api.Object) any {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
+// userFields is an object's JSON fields but for its type, metadata and
+// status: what a manifest says about it.
+func userFields(obj api.Object) map[string]json.RawMessage {
+	b, err := json.Marshal(obj)
+	if err != nil {
 		return nil
 	}
-	f := v.Elem().FieldByName("Spec")
-	if !f.IsValid() {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
 		return nil
 	}
-	return f.Interface()
+	for _, k := range []string{"apiVersion", "kind", "metadata", "status"} {
+		delete(m, k)
+	}
+	for k, v := range m {
+		if emptyJSON(v) {
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 // sameJSON compares by JSON form: nil and empty maps and lists are equal.
@@ -351,9 +368,10 @@ func sameJSON(a, b any) bool {
 	if errA != nil || errB != nil {
 		return false
 	}
-	empty := func(s []byte) bool { return string(s) == "null" || string(s) == "{}" || string(s) == "[]" }
-	if empty(ja) && empty(jb) {
+	if emptyJSON(ja) && emptyJSON(jb) {
 		return true
 	}
 	return bytes.Equal(ja, jb)
 }
+
+func emptyJSON(s []byte) bool { return string(s) == "null" || string(s) == "{}" || string(s) == "[]" }

@@ -185,6 +185,7 @@ func TestApplyDirectoryAndStandardInput(t *testing.T) {
 	if out := e.mustRun("apply", "-f", dir); out != "pod/a created\npod/b created\n" {
 		t.Fatalf("directory apply printed %q", out)
 	}
+	e.createNamespace("edge")
 	out, _, err := runCLI(t, podManifest("c", "nginx:1"), "apply", "-f", "-", "-n", "edge", "--server", e.server)
 	if err != nil || out != "pod/c created\n" {
 		t.Fatalf("stdin apply: %q, %v", out, err)
@@ -202,6 +203,7 @@ func TestApplyNamespaceFlagMustMatchTheManifest(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `metadata.namespace: "prod" does not match --namespace "dev"`) {
 		t.Fatalf("error = %v", err)
 	}
+	e.createNamespace("prod")
 	e.mustRun("apply", "-f", f)
 	if e.pod("prod", "p") == nil {
 		t.Fatal("pod not created in its manifest's namespace")

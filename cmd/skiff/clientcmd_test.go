@@ -38,6 +38,7 @@ type cliEnv struct {
 	t      *testing.T
 	server string
 	store  *store.Store
+	nats   string // the NATS server's client URL (events)
 }
 
 func startCLIEnv(t *testing.T) *cliEnv {
@@ -72,7 +73,7 @@ func startCLIEnv(t *testing.T) *cliEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return &cliEnv{t: t, server: srv.URL(), store: st}
+	return &cliEnv{t: t, server: srv.URL(), store: st, nats: ns.ClientURL()}
 }
 
 // isolateClientConfig keeps the tests away from the user's config file

@@ -53,9 +53,9 @@ func TestDeleteErrors(t *testing.T) {
 	if out != "pod \"there\" deleted\n" {
 		t.Fatalf("the other pod was not deleted: %q", out)
 	}
-	_, _, err = e.run("delete", "node", "edge-1")
-	if err == nil || err.Error() != `unknown resource type "node": use one of pods (po)` {
-		t.Fatalf("delete node: %v", err)
+	_, _, err = e.run("delete", "gadget", "g")
+	if err == nil || !strings.HasPrefix(err.Error(), `unknown resource type "gadget": use one of pods (po), `) {
+		t.Fatalf("delete gadget: %v", err)
 	}
 	_, _, err = e.run("delete", "pod", "x", "--grace-period", "-5")
 	if err == nil || !strings.Contains(err.Error(), "--grace-period") {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,25 +32,29 @@ type getOptions struct {
 func newGetCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get (pods|nodes) [NAME]",
-		Short: "List pods or nodes, or show one; -w follows changes",
-		Long: `List pods or nodes as a table, or show one.
+		Use:   "get KIND [NAME] | KIND/NAME",
+		Short: "List objects of a kind, or show one; -w follows changes",
+		Long: `List the objects of a kind as a table, or show one.
+
+Kinds (short names as in kubectl): ` + kindList() + `.
 
   skiff get pods                          pods in the default namespace
-  skiff get pods -A                       pods in every namespace
+  skiff get deploy -A                     deployments in every namespace
   skiff get pods -l app=web,tier!=db      pods by label (=, ==, !=, in (a,b), notin (a,b), key, !key)
   skiff get pods --field-selector spec.nodeName=edge-1,status.phase=Running
-  skiff get pods -w                       the pods, then a row for every change
-  skiff get pod hello -o yaml             one pod as YAML
-  skiff get nodes -o wide                 nodes with versions and addresses`,
-		Args: cobra.RangeArgs(1, 2),
+  skiff get rs -w                         the replicasets, then a row for every change
+  skiff get deployment/web -o yaml        one deployment as YAML
+  skiff get nodes -o wide                 nodes with versions and addresses
+  skiff get cj -o name                    cronjob.batch/NAME, one per line`,
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeKindAndNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGet(cmd, args, o)
 		},
 	}
 	addNamespaceFlag(cmd, &o.namespace)
 	f := cmd.Flags()
-	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list pods in every namespace")
+	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the objects of every namespace")
 	f.StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
 	f.StringVarP(&o.labelSelector, "selector", "l", "", "label selector, like app=web,tier!=db,env in (a,b),!legacy")
 	f.StringVar(&o.fieldSelector, "field-selector", "", "field selector, like spec.nodeName=edge-1,status.phase=Running (metadata.name, metadata.namespace and, for pods, spec.nodeName, status.phase…)")
@@ -59,13 +62,18 @@ func newGetCmd() *cobra.Command {
 	f.BoolVar(&o.watchOnly, "watch-only", false, "print only the changes, not the current objects")
 	f.BoolVar(&o.watchEvents, "output-watch-events", false, "with --watch, say what happened (ADDED, MODIFIED, DELETED) in an EVENT column")
 	f.Int64Var(&o.chunkSize, "chunk-size", 500, "read large lists in pages of this many objects (0: one request)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"wide", "yaml", "json", "name"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("namespace", completeNamespaces)
 	return cmd
 }
 
 func runGet(cmd *cobra.Command, args []string, o getOptions) error {
-	info, err := lookupKind(args[0], "Pod", "Node")
+	info, refs, err := parseObjectArgs(args, allKinds()...)
 	if err != nil {
 		return err
+	}
+	if len(refs) > 1 {
+		return errors.New("get shows one object by name, or a list: name one object, or use -l to select several")
 	}
 	switch o.output {
 	case "", "wide", "yaml", "json", "name":
@@ -77,9 +85,9 @@ func runGet(cmd *cobra.Command, args []string, o getOptions) error {
 	}
 	o.watch = o.watch || o.watchOnly
 	name := ""
-	if len(args) == 2 {
-		name = args[1]
-		if o.allNamespaces {
+	if len(refs) == 1 {
+		name = refs[0].name
+		if o.allNamespaces && info.Namespaced {
 			return errors.New("a resource cannot be retrieved by name across all namespaces: drop -A or the name")
 		}
 		if o.labelSelector != "" {
@@ -108,6 +116,9 @@ func runGet(cmd *cobra.Command, args []string, o getOptions) error {
 		fieldSelector := o.fieldSelector
 		if name != "" {
 			fieldSelector, listNS = joinSelectors("metadata.name="+name, fieldSelector), ns
+			if !info.Namespaced {
+				listNS = ""
+			}
 		}
 		objs, rv, err = listAll(ctx, c, info, listNS, client.ListOptions{
 			LabelSelector: o.labelSelector, FieldSelector: fieldSelector, Limit: o.chunkSize,
@@ -128,7 +139,7 @@ func runGet(cmd *cobra.Command, args []string, o getOptions) error {
 		return printObjects(out, o.output, objs, name != "")
 	case "name":
 		for _, obj := range objs {
-			fmt.Fprintf(out, "%s/%s\n", info.Singular, obj.GetObjectMeta().Name)
+			fmt.Fprintf(out, "%s/%s\n", qualifiedKind(info), obj.GetObjectMeta().Name)
 		}
 		return nil
 	}
@@ -148,6 +159,95 @@ func runGet(cmd *cobra.Command, args []string, o getOptions) error {
 		fmt.Fprintln(t, strings.Join(r, "\t"))
 	}
 	return t.Flush()
+}
+
+// allKinds is every kind Skiff serves, for lookupKind.
+func allKinds() []string {
+	var out []string
+	for _, k := range api.Kinds() {
+		out = append(out, k.Kind)
+	}
+	return out
+}
+
+// kindList names the kinds with their short names, for help texts.
+func kindList() string {
+	var names []string
+	for _, k := range api.Kinds() {
+		n := k.Resource
+		if len(k.ShortNames) > 0 {
+			n += " (" + strings.Join(k.ShortNames, ", ") + ")"
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ", ")
+}
+
+// qualifiedKind is how kubectl names a kind in what it prints: the
+// singular, followed by the group outside the core group
+// ("deployment.apps", "cronjob.batch", "pod").
+func qualifiedKind(info api.KindInfo) string {
+	if info.Group == "" {
+		return info.Singular
+	}
+	return info.Singular + "." + info.Group
+}
+
+// lookupQualifiedKind is lookupKind that also reads the kind with its
+// group, as get -o name and apply print it ("deployment.apps").
+func lookupQualifiedKind(arg string, supported ...string) (api.KindInfo, error) {
+	info, err := lookupKind(arg, supported...)
+	if err == nil {
+		return info, nil
+	}
+	if base, group, ok := strings.Cut(arg, "."); ok {
+		if q, qerr := lookupKind(base, supported...); qerr == nil && q.Group != "" && strings.EqualFold(q.Group, group) {
+			return q, nil
+		}
+	}
+	return api.KindInfo{}, err
+}
+
+// objectRef is one object named on the command line.
+type objectRef struct {
+	info api.KindInfo
+	name string
+}
+
+// parseObjectArgs reads the objects a command names, as "KIND NAME..." or
+// "KIND/NAME...", among the supported kinds. It returns the (first) kind
+// and the named objects, none for a bare "KIND".
+func parseObjectArgs(args []string, supported ...string) (api.KindInfo, []objectRef, error) {
+	if len(args) == 0 {
+		return api.KindInfo{}, nil, errors.New("name a kind, like pods or deployment/web")
+	}
+	if !strings.Contains(args[0], "/") {
+		info, err := lookupQualifiedKind(args[0], supported...)
+		if err != nil {
+			return api.KindInfo{}, nil, err
+		}
+		var refs []objectRef
+		for _, a := range args[1:] {
+			if strings.Contains(a, "/") {
+				return api.KindInfo{}, nil, fmt.Errorf("%q: name objects either as KIND NAME... or as KIND/NAME..., not both", a)
+			}
+			refs = append(refs, objectRef{info: info, name: a})
+		}
+		return info, refs, nil
+	}
+	var refs []objectRef
+	for _, a := range args {
+		kind, name, ok := strings.Cut(a, "/")
+		if !ok || name == "" || strings.Contains(name, "/") {
+			return api.KindInfo{}, nil, fmt.Errorf("%q: name objects either as KIND NAME... or as KIND/NAME..., not both", a)
+		}
+		info, err := lookupQualifiedKind(kind, supported...)
+		if err != nil {
+			return api.KindInfo{}, nil, err
+		}
+		refs = append(refs, objectRef{info: info, name: name})
+	}
+	return refs[0].info, refs, nil
 }
 
 // selectorFlagError names the flag, not the API parameter, when the
@@ -363,14 +463,6 @@ func (p *watchPrinter) row(cells []string) error {
 // tablePadding is the space between columns, as newTable's.
 const tablePadding = 3
 
-// tableOf is the header and the rows of a table of objs.
-func tableOf(info api.KindInfo, objs []api.Object, withNamespace, wide bool, now time.Time) ([]string, [][]string) {
-	if info.Kind == "Pod" {
-		return podTable(objs, withNamespace, wide, now)
-	}
-	return nodeTable(objs, wide, now)
-}
-
 // printObjects writes one object, or a List of them, as YAML or JSON.
 func printObjects(w io.Writer, format string, objs []api.Object, single bool) error {
 	var v any = map[string]any{"apiVersion": "v1", "kind": "List", "items": objs}
@@ -390,32 +482,6 @@ func printObjects(w io.Writer, format string, objs []api.Object, single bool) er
 	}
 	_, err = w.Write(b)
 	return err
-}
-
-func podTable(objs []api.Object, withNamespace, wide bool, now time.Time) ([]string, [][]string) {
-	cols := []string{"NAME", "READY", "STATUS", "NODE", "RUNTIME", "AGE"}
-	if withNamespace {
-		cols = append([]string{"NAMESPACE"}, cols...)
-	}
-	if wide {
-		cols = append(cols, "RESTARTS", "IP", "IMAGES")
-	}
-	var rows [][]string
-	for _, obj := range objs {
-		p, ok := obj.(*api.Pod)
-		if !ok {
-			continue
-		}
-		row := podRow(p, now)
-		if withNamespace {
-			row = append([]string{p.Namespace}, row...)
-		}
-		if wide {
-			row = append(row, strconv.Itoa(int(podRestarts(p))), orNone(p.Status.HostIP), podImages(p))
-		}
-		rows = append(rows, row)
-	}
-	return cols, rows
 }
 
 // podRow is NAME, READY, STATUS, NODE, RUNTIME, AGE of a pod.
@@ -492,27 +558,6 @@ func podImages(p *api.Pod) string {
 		imgs[i] = c.Image
 	}
 	return strings.Join(imgs, ",")
-}
-
-func nodeTable(objs []api.Object, wide bool, now time.Time) ([]string, [][]string) {
-	cols := []string{"NAME", "STATUS", "ARCH", "OS", "RUNTIMES", "AGE"}
-	if wide {
-		cols = append(cols, "VERSION", "KERNEL", "INTERNAL-IP")
-	}
-	var rows [][]string
-	for _, obj := range objs {
-		n, ok := obj.(*api.Node)
-		if !ok {
-			continue
-		}
-		row := nodeRow(n, now)
-		if wide {
-			info := n.Status.NodeInfo
-			row = append(row, orNone(info.AgentVersion), orNone(info.KernelVersion), orNone(nodeAddress(n, "InternalIP")))
-		}
-		rows = append(rows, row)
-	}
-	return cols, rows
 }
 
 // nodeRow is NAME, STATUS, ARCH, OS, RUNTIMES, AGE of a node.

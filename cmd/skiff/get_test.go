@@ -143,7 +143,7 @@ func TestGetNodesTable(t *testing.T) {
 func TestGetErrors(t *testing.T) {
 	e := startCLIEnv(t)
 	_, _, err := e.run("get", "gadgets")
-	if err == nil || err.Error() != `unknown resource type "gadgets": use one of pods (po), nodes (no)` {
+	if err == nil || !strings.HasPrefix(err.Error(), `unknown resource type "gadgets": use one of pods (po), nodes (no), `) {
 		t.Fatalf("unknown kind: %v", err)
 	}
 	_, _, err = e.run("get", "pod", "missing")

@@ -25,6 +25,12 @@ func newRootCmd() *cobra.Command {
 		newAgentCmd(),
 		newBenchCmd(),
 		newImageCmd(),
+		newDescribeCmd(),
+		newRolloutCmd(),
+		newScaleCmd(),
+		newEventsCmd(),
+		newTopCmd(),
+		newCompletionCmd(),
 	)
 	return root
 }
