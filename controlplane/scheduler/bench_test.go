@@ -34,7 +34,8 @@ func benchScheduleAndBind(b *testing.B, configure func(*Scheduler)) {
 	const nodeCount, podCount = 100, 1000
 	ctx := context.Background()
 	var bindTime, casTime time.Duration
-	for b.Loop() {
+	conflicts := 0
+	for range b.N {
 		b.StopTimer()
 		st, _, _ := natstest.Store(b)
 		nodes, pods := store.For[*api.Node](st), store.For[*api.Pod](st)
@@ -72,6 +73,7 @@ func benchScheduleAndBind(b *testing.B, configure func(*Scheduler)) {
 		b.StopTimer()
 		s.Stop()
 		cancel()
+		conflicts += s.conflicts
 
 		// The baseline: the same number of CAS updates of one key, each
 		// after the last, with a pod's worth of bytes.
@@ -91,6 +93,7 @@ func benchScheduleAndBind(b *testing.B, configure func(*Scheduler)) {
 	}
 	b.ReportMetric(float64(podCount*b.N)/bindTime.Seconds(), "pods/s")
 	b.ReportMetric(float64(podCount*b.N)/casTime.Seconds(), "kv-cas/s")
+	b.ReportMetric(float64(conflicts)/float64(podCount*b.N), "conflicts/pod")
 }
 
 // parallel runs fn(0..n-1) on a few goroutines, for setup.

@@ -31,28 +31,68 @@ const (
 	DefaultMemoryRequest   int64 = 200 << 20
 )
 
-// PodRequests is what a pod asks of a node: the sum of its containers'
-// requests, a request missing where a limit is set counting as the limit
+// PodRequests is what a pod asks of a node, as Kubernetes counts it: the
+// sum of its containers' requests, or the largest init container's request
+// when that is more (init containers run one at a time, before the rest),
+// per resource; a request missing where a limit is set counts as the limit
 // (Kubernetes defaults requests to limits). nonZero counts a container
 // without a cpu or memory request as DefaultMilliCPURequest or
 // DefaultMemoryRequest.
 func PodRequests(p *api.Pod) (req, nonZero Resources) {
 	for i := range p.Spec.Containers {
-		r := p.Spec.Containers[i].Resources
-		cpu := requestOrLimit(r, api.ResourceCPU).MilliValue()
-		mem := requestOrLimit(r, api.ResourceMemory).Value()
-		req.MilliCPU += cpu
-		req.Memory += mem
-		if cpu == 0 {
-			cpu = DefaultMilliCPURequest
-		}
-		if mem == 0 {
-			mem = DefaultMemoryRequest
-		}
-		nonZero.MilliCPU += cpu
-		nonZero.Memory += mem
+		r, nz := containerRequests(&p.Spec.Containers[i])
+		req.add(r, 1)
+		nonZero.add(nz, 1)
+	}
+	for i := range p.Spec.InitContainers {
+		r, nz := containerRequests(&p.Spec.InitContainers[i])
+		req = Resources{max(req.MilliCPU, r.MilliCPU), max(req.Memory, r.Memory)}
+		nonZero = Resources{max(nonZero.MilliCPU, nz.MilliCPU), max(nonZero.Memory, nz.Memory)}
 	}
 	return req, nonZero
+}
+
+func containerRequests(c *api.Container) (req, nonZero Resources) {
+	req = Resources{
+		MilliCPU: requestOrLimit(c.Resources, api.ResourceCPU).MilliValue(),
+		Memory:   requestOrLimit(c.Resources, api.ResourceMemory).Value(),
+	}
+	nonZero = req
+	if nonZero.MilliCPU == 0 {
+		nonZero.MilliCPU = DefaultMilliCPURequest
+	}
+	if nonZero.Memory == 0 {
+		nonZero.Memory = DefaultMemoryRequest
+	}
+	return req, nonZero
+}
+
+// hostPort is a port a container takes on its node's network.
+type hostPort struct {
+	ip       string // "" for every address
+	protocol string
+	port     int32
+}
+
+// hostPorts are the host ports a pod's containers ask for.
+func hostPorts(p *api.Pod) []hostPort {
+	var out []hostPort
+	for _, c := range p.Spec.Containers {
+		for _, cp := range c.Ports {
+			if cp.HostPort <= 0 {
+				continue
+			}
+			hp := hostPort{ip: cp.HostIP, protocol: cp.Protocol, port: cp.HostPort}
+			if hp.ip == "0.0.0.0" || hp.ip == "::" {
+				hp.ip = ""
+			}
+			if hp.protocol == "" {
+				hp.protocol = "TCP"
+			}
+			out = append(out, hp)
+		}
+	}
+	return out
 }
 
 func requestOrLimit(r api.ResourceRequirements, name api.ResourceName) api.Quantity {
@@ -80,7 +120,19 @@ type NodeInfo struct {
 	// MaxPods is status.allocatable.pods; 0 means no limit.
 	MaxPods int64
 
-	ready bool
+	ready     bool
+	usedPorts map[hostPort]int
+}
+
+// portTaken reports whether a pod bound here holds the port: the same
+// port and protocol on the same address, or either on every address.
+func (ni *NodeInfo) portTaken(want hostPort) bool {
+	for used := range ni.usedPorts {
+		if used.port == want.port && used.protocol == want.protocol && (used.ip == want.ip || used.ip == "" || want.ip == "") {
+			return true
+		}
+	}
+	return false
 }
 
 // NewNodeInfo returns the NodeInfo of a node with no pods.
@@ -106,15 +158,22 @@ func (ni *NodeInfo) setNode(n *api.Node) {
 
 // AddPod counts a bound pod on the node, for callers (tests, simulations)
 // that build NodeInfos themselves.
-func (ni *NodeInfo) AddPod(p *api.Pod) {
-	req, nz := PodRequests(p)
-	ni.account(req, nz, +1)
-}
+func (ni *NodeInfo) AddPod(p *api.Pod) { ni.account(newPodInfo(p), +1) }
 
-func (ni *NodeInfo) account(req, nonZero Resources, sign int64) {
+func (ni *NodeInfo) account(pi *podInfo, sign int64) {
 	ni.Pods += int(sign)
-	ni.Requested.add(req, sign)
-	ni.NonZeroRequested.add(nonZero, sign)
+	ni.Requested.add(pi.req, sign)
+	ni.NonZeroRequested.add(pi.nonZero, sign)
+	for _, hp := range pi.ports {
+		if ni.usedPorts == nil {
+			ni.usedPorts = map[hostPort]int{}
+		}
+		if n := ni.usedPorts[hp] + int(sign); n > 0 {
+			ni.usedPorts[hp] = n
+		} else {
+			delete(ni.usedPorts, hp)
+		}
+	}
 }
 
 // topologyValue is the node's domain for a topology key: the label's value.
@@ -134,6 +193,7 @@ func topologyValue(n *api.Node, key string) (string, bool) {
 type podInfo struct {
 	pod          *api.Pod
 	req, nonZero Resources
+	ports        []hostPort
 	// terms are the pod's own anti-affinity terms, under their index keys;
 	// counted on its node while it is bound (for the symmetric check).
 	terms []antiTerm
@@ -152,6 +212,7 @@ type antiTerm struct {
 func newPodInfo(p *api.Pod) *podInfo {
 	pi := &podInfo{pod: p}
 	pi.req, pi.nonZero = PodRequests(p)
+	pi.ports = hostPorts(p)
 	if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
 		for _, t := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
 			pi.terms = append(pi.terms, newAntiTerm(p, t, 0))
@@ -351,7 +412,7 @@ func (c *cache) account(pi *podInfo, sign int) {
 		ni = &NodeInfo{}
 		c.nodes[name] = ni
 	}
-	ni.account(pi.req, pi.nonZero, int64(sign))
+	ni.account(pi, int64(sign))
 	for _, idx := range c.indexes {
 		if idx.selects(p) {
 			addCount(idx.perNode, name, sign)

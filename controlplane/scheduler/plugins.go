@@ -13,7 +13,7 @@ import (
 func DefaultFilters() []FilterPlugin {
 	return []FilterPlugin{
 		NodeReady{}, NodeUnschedulable{}, RuntimeClass{}, NodeSelector{}, NodeAffinity{},
-		TaintToleration{}, NodeResourcesFit{}, InterPodAntiAffinity{}, PodTopologySpread{},
+		TaintToleration{}, NodePorts{}, NodeResourcesFit{}, InterPodAntiAffinity{}, PodTopologySpread{},
 	}
 }
 
@@ -36,6 +36,7 @@ const (
 	ReasonExistingAntiAffinity = "didn't satisfy existing pods anti-affinity rules"
 	ReasonTopologySpread       = "didn't match pod topology spread constraints"
 	ReasonTopologySpreadLabel  = "didn't match pod topology spread constraints (missing required label)"
+	ReasonNodePorts            = "didn't have free ports for the requested pod ports"
 )
 
 // Reason slices returned by filters; shared, never changed.
@@ -48,6 +49,7 @@ var (
 	reasonExistingAntiAffinity = []string{ReasonExistingAntiAffinity}
 	reasonTopologySpread       = []string{ReasonTopologySpread}
 	reasonTopologySpreadLabel  = []string{ReasonTopologySpreadLabel}
+	reasonNodePorts            = []string{ReasonNodePorts}
 )
 
 // NodeReady keeps pods off nodes whose Ready condition is not True.
@@ -75,15 +77,10 @@ func (NodeUnschedulable) Filter(_ *CycleState, _ *api.Pod, n *NodeInfo) []string
 }
 
 // RuntimeContainerd is the runtime handler name of OCI containers.
-const RuntimeContainerd = "containerd"
+const RuntimeContainerd = api.RuntimeHandlerContainerd
 
-// RuntimeFor is the runtime handler a pod needs.
-func RuntimeFor(p *api.Pod) string {
-	if p.Spec.IsWasm() {
-		return api.RuntimeClassWasm
-	}
-	return RuntimeContainerd
-}
+// RuntimeFor is the runtime handler a pod needs (api.RuntimeHandlerFor).
+func RuntimeFor(p *api.Pod) string { return api.RuntimeHandlerFor(&p.Spec) }
 
 // RuntimeClass puts a pod only on a node that offers its runtime: a Wasm
 // pod on a node with the wasm handler, any other on one with containerd.
@@ -201,7 +198,7 @@ func (TaintToleration) Weight() int64 { return 3 }
 
 func (TaintToleration) Filter(_ *CycleState, p *api.Pod, n *NodeInfo) []string {
 	for _, t := range n.Node.Spec.Taints {
-		if t.Effect != "NoSchedule" && t.Effect != "NoExecute" {
+		if t.Effect != api.TaintEffectNoSchedule && t.Effect != api.TaintEffectNoExecute {
 			continue
 		}
 		if !tolerates(p.Spec.Tolerations, t) {
@@ -214,7 +211,7 @@ func (TaintToleration) Filter(_ *CycleState, p *api.Pod, n *NodeInfo) []string {
 func (TaintToleration) Score(_ *CycleState, p *api.Pod, n *NodeInfo) int64 {
 	var s int64
 	for _, t := range n.Node.Spec.Taints {
-		if t.Effect == "PreferNoSchedule" && !tolerates(p.Spec.Tolerations, t) {
+		if t.Effect == api.TaintEffectPreferNoSchedule && !tolerates(p.Spec.Tolerations, t) {
 			s++
 		}
 	}
@@ -223,28 +220,8 @@ func (TaintToleration) Score(_ *CycleState, p *api.Pod, n *NodeInfo) int64 {
 
 func (TaintToleration) Normalize(scores []int64) { scaleToMax(scores, true) }
 
-// tolerates reports whether any toleration covers the taint, as in
-// Kubernetes: the effect matches (empty matches all), and Exists with the
-// taint's key (or no key: every taint), or Equal (or empty) with its key
-// and value.
-func tolerates(ts []api.Toleration, t api.Taint) bool {
-	for _, tol := range ts {
-		if tol.Effect != "" && tol.Effect != t.Effect {
-			continue
-		}
-		switch tol.Operator {
-		case "Exists":
-			if tol.Key == "" || tol.Key == t.Key {
-				return true
-			}
-		case "", "Equal":
-			if tol.Key == t.Key && tol.Value == t.Value {
-				return true
-			}
-		}
-	}
-	return false
-}
+// tolerates is Kubernetes' rule, shared with the DaemonSet controller.
+func tolerates(ts []api.Toleration, t api.Taint) bool { return api.TolerationsTolerateTaint(ts, t) }
 
 // NodeResourcesFit puts a pod only where its requests fit: status.allocatable
 // minus the requests of the non-terminal pods bound to the node (those this
@@ -267,6 +244,23 @@ func (NodeResourcesFit) Filter(cs *CycleState, _ *api.Pod, n *NodeInfo) []string
 		out = append(out, ReasonInsufficientMemory)
 	}
 	return out
+}
+
+// NodePorts keeps two pods that want the same host port (and protocol, on
+// the same or a wildcard host IP) off one node.
+type NodePorts struct{}
+
+func (NodePorts) Name() string { return "NodePorts" }
+
+func (NodePorts) PreFilter(cs *CycleState, _ *api.Pod) bool { return len(cs.pod.ports) == 0 }
+
+func (NodePorts) Filter(cs *CycleState, _ *api.Pod, n *NodeInfo) []string {
+	for _, want := range cs.pod.ports {
+		if n.portTaken(want) {
+			return reasonNodePorts
+		}
+	}
+	return nil
 }
 
 // LeastAllocated prefers the node with the most room left after the pod,

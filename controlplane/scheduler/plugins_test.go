@@ -67,6 +67,12 @@ func TestNodeResourcesFit(t *testing.T) {
 		{name: "requests of every container add up", give: testPod("p", requests("600m", ""), func(p *api.Pod) {
 			p.Spec.Containers = append(p.Spec.Containers, api.Container{Name: "b", Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceCPU: "600m"}}})
 		}), node: small, want: []string{ReasonInsufficientCPU}},
+		{name: "an init container asking more than the containers sets the request", give: testPod("p", requests("100m", ""), func(p *api.Pod) {
+			p.Spec.InitContainers = []api.Container{{Name: "init", Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceCPU: "1500m"}}}}
+		}), node: small, want: []string{ReasonInsufficientCPU}},
+		{name: "init containers do not add to the containers", give: testPod("p", requests("600m", ""), func(p *api.Pod) {
+			p.Spec.InitContainers = []api.Container{{Name: "init", Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceCPU: "600m"}}}}
+		}), node: small},
 		{name: "no requests fit a node that reports nothing", give: testPod("p"), node: testNode("n", func(n *api.Node) { n.Status.Allocatable = nil })},
 		{name: "a request does not fit a node that reports nothing", give: testPod("p", requests("1m", "")),
 			node: testNode("n", func(n *api.Node) { n.Status.Allocatable = nil }), want: []string{ReasonInsufficientCPU}},
@@ -457,5 +463,39 @@ func TestCacheKeepsCountsAsPodsComeAndGo(t *testing.T) {
 	c.deletePod("default/x")
 	if _, ok := c.nodes["ghost"]; ok || c.nodes["a"].Pods != 0 || len(idx) != 0 || len(c.nodeList()) != 2 {
 		t.Fatalf("after deletes: nodes=%v idx=%v", c.nodes, idx)
+	}
+}
+
+func hostPortOf(port int32, ip, protocol string) func(*api.Pod) {
+	return func(p *api.Pod) {
+		p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, api.ContainerPort{ContainerPort: 80, HostPort: port, HostIP: ip, Protocol: protocol})
+	}
+}
+
+func TestNodePorts(t *testing.T) {
+	tests := []struct {
+		name string
+		give *api.Pod
+		pods []*api.Pod
+		want []string
+	}{
+		{name: "no host ports", give: testPod("p"), pods: []*api.Pod{testPod("a", hostPortOf(80, "", ""), on("n"))}},
+		{name: "same port taken", give: testPod("p", hostPortOf(80, "", "")), pods: []*api.Pod{testPod("a", hostPortOf(80, "", "TCP"), on("n"))},
+			want: []string{ReasonNodePorts}},
+		{name: "another protocol", give: testPod("p", hostPortOf(80, "", "UDP")), pods: []*api.Pod{testPod("a", hostPortOf(80, "", ""), on("n"))}},
+		{name: "other addresses", give: testPod("p", hostPortOf(80, "10.0.0.1", "")), pods: []*api.Pod{testPod("a", hostPortOf(80, "10.0.0.2", ""), on("n"))}},
+		{name: "a wildcard address takes them all", give: testPod("p", hostPortOf(80, "10.0.0.1", "")), pods: []*api.Pod{testPod("a", hostPortOf(80, "0.0.0.0", ""), on("n"))},
+			want: []string{ReasonNodePorts}},
+		{name: "on another node", give: testPod("p", hostPortOf(80, "", "")), pods: []*api.Pod{testPod("a", hostPortOf(80, "", ""), on("m"))}},
+		{name: "freed when the pod finished", give: testPod("p", hostPortOf(80, "", "")),
+			pods: []*api.Pod{testPod("a", hostPortOf(80, "", ""), on("n"), func(p *api.Pod) { p.Status.Phase = api.PodSucceeded })}},
+		{name: "a container port alone takes nothing", give: testPod("p", hostPortOf(0, "", "")), pods: []*api.Pod{testPod("a", hostPortOf(0, "", ""), on("n"))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := filterOn(NodePorts{}, tt.give, "n", []*api.Node{testNode("n"), testNode("m")}, tt.pods); !slices.Equal(got, tt.want) {
+				t.Fatalf("Filter = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
