@@ -9,9 +9,18 @@ import (
 	"github.com/skiff-sh/skiff/config"
 )
 
-// Module provides *Store over the objects bucket.
+// Module provides *Store over the objects bucket; an Observer in the graph
+// (optional) hears of every KV operation.
 var Module = fx.Module("store",
-	fx.Provide(func(js jetstream.JetStream, cfg config.Config) (*Store, error) {
-		return Open(context.Background(), js, Options{Replicas: cfg.NATS.Replicas})
+	fx.Provide(func(p params) (*Store, error) {
+		return Open(context.Background(), p.JS, Options{Replicas: p.Config.NATS.Replicas, Observer: p.Observer})
 	}),
 )
+
+type params struct {
+	fx.In
+
+	JS       jetstream.JetStream
+	Config   config.Config
+	Observer Observer `optional:"true"`
+}

@@ -28,6 +28,8 @@ type Options struct {
 	// Replicas of the bucket's stream: 1 for the embedded server, 3 on an
 	// external NATS cluster.
 	Replicas int
+	// Observer, if set, hears how long each KV operation took (metrics).
+	Observer Observer
 }
 
 // Store is typed CRUD and Watch over the objects bucket. Use For to get a
@@ -35,6 +37,7 @@ type Options struct {
 // every kind the same way.
 type Store struct {
 	kv  jetstream.KeyValue
+	raw jetstream.KeyValue // kv without the Observer
 	now func() time.Time
 }
 
@@ -53,12 +56,16 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", api.ObjectsBucket, err)
 	}
-	return &Store{kv: kv, now: time.Now}, nil
+	s := &Store{kv: kv, raw: kv, now: time.Now}
+	if opts.Observer != nil {
+		s.kv = observedKV{KeyValue: kv, obs: opts.Observer}
+	}
+	return s, nil
 }
 
 // KV returns the underlying bucket, for benchmarks that measure raw KV
 // operations beside the store's.
-func (s *Store) KV() jetstream.KeyValue { return s.kv }
+func (s *Store) KV() jetstream.KeyValue { return s.raw }
 
 func describe(info api.KindInfo, ns, name string) string {
 	if ns == "" {
