@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/web/ui"
 )
 
 // Echo path parameters.
@@ -25,6 +26,7 @@ func (s *Server) routes() {
 	e := s.echo
 	e.GET(api.HealthzPath, s.healthz)
 	e.POST(api.ArtifactsPath, s.uploadArtifact)
+	ui.Register(e) // the dashboard at / and /ui/ (public; its API calls carry the token)
 
 	pods, _ := api.LookupKind("Pod")
 	pk := s.kind(pods)
