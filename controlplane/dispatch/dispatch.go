@@ -21,7 +21,21 @@ import (
 type Options struct {
 	// RequestTimeout bounds requests to agents (logs). Default 5s.
 	RequestTimeout time.Duration
+	// Observer, if set, hears of every push (metrics).
+	Observer Observer
 }
+
+// Observer hears how long each push to a node took (encode and publish).
+// It must be cheap and must not block.
+type Observer interface {
+	ObservePush(kind string, d time.Duration, err error)
+}
+
+// Kinds of push an Observer hears of.
+const (
+	PushPod     = "pod"     // a pod to run, or its changed spec or deletion
+	PushRemoved = "removed" // a pod the node must drop
+)
 
 // Dispatcher pushes pods to nodes and answers their sync requests.
 type Dispatcher struct {
@@ -174,6 +188,7 @@ func (d *Dispatcher) onPod(ev store.Event[*api.Pod]) {
 }
 
 func (d *Dispatcher) push(node string, a api.PodAssignment) {
+	start := time.Now()
 	b, err := json.Marshal(a)
 	if err != nil {
 		d.log.Error("encode pod assignment", "node", node, "err", err)
@@ -181,8 +196,16 @@ func (d *Dispatcher) push(node string, a api.PodAssignment) {
 	}
 	// Core NATS publish: if the node is away the message is dropped, and
 	// the node's full sync on reconnect repairs it.
-	if err := d.nc.Publish(api.NodePodsSubject(node), b); err != nil {
+	err = d.nc.Publish(api.NodePodsSubject(node), b)
+	if err != nil {
 		d.log.Warn("push pod", "node", node, "err", err)
+	}
+	if d.opts.Observer != nil {
+		kind := PushPod
+		if a.Removed {
+			kind = PushRemoved
+		}
+		d.opts.Observer.ObservePush(kind, time.Since(start), err)
 	}
 }
 

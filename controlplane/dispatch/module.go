@@ -9,11 +9,22 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
-// Module provides a *Dispatcher that runs while the app runs.
+// Module provides a *Dispatcher that runs while the app runs. An Observer
+// in the graph (optional) hears of every push.
 var Module = fx.Module("dispatch",
-	fx.Provide(func(lc fx.Lifecycle, nc *nats.Conn, st *store.Store, log *slog.Logger) *Dispatcher {
-		d := New(nc, st, Options{}, log.With("component", "dispatch"))
-		lc.Append(fx.StartStopHook(d.Start, d.Stop))
+	fx.Provide(func(p params) *Dispatcher {
+		d := New(p.Conn, p.Store, Options{Observer: p.Observer}, p.Log.With("component", "dispatch"))
+		p.Lifecycle.Append(fx.StartStopHook(d.Start, d.Stop))
 		return d
 	}),
 )
+
+type params struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Conn      *nats.Conn
+	Store     *store.Store
+	Log       *slog.Logger
+	Observer  Observer `optional:"true"`
+}

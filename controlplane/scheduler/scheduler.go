@@ -25,6 +25,8 @@ type Options struct {
 	// node fit, which are tried again when the cluster changes (a node
 	// added or changed, a pod bound or gone). Default 1s.
 	RetryInterval time.Duration
+	// Observer, if set, hears of every scheduling attempt (metrics).
+	Observer Observer
 }
 
 // Scheduler binds pending pods to nodes.
@@ -272,9 +274,11 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) {
 		return
 	}
 	p := pi.pod
+	start := time.Now()
 	node, err := s.fw.decide(s.c, pi)
 	now := time.Now().UTC().Truncate(time.Second)
 	if err != nil {
+		s.observe(ResultUnschedulable, start)
 		s.waiting[key] = true
 		msg := err.Error()
 		if c := p.Status.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Message == msg {
@@ -309,6 +313,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) {
 	case errors.Is(err, store.ErrNotFound):
 		// Deleted meanwhile; the watch says so next.
 	case err != nil:
+		s.observe(ResultError, start)
 		s.log.Warn("bind pod", "pod", key, "node", node, "err", err)
 		s.waiting[key] = true
 		s.changed = true
@@ -319,6 +324,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) {
 			s.c.setPod(key, stored)
 		}
 		if bound {
+			s.observe(ResultBound, start)
 			s.log.Debug("bound pod", "pod", key, "node", node)
 			if s.onBind != nil {
 				s.onBind(key, node)
