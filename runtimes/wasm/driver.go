@@ -90,6 +90,21 @@ type Options struct {
 //     directories, read-only when asked. stdout and stderr are appended to
 //     one file, TaskConfig.LogPath, in the order written; with no LogPath
 //     they are discarded. Stdin is empty.
+//   - CPU limits (TaskConfig.CPUMillis below 1000) are a CPU-time budget,
+//     not throttling: wazero cannot pause a running module, only close it.
+//     A task with a limit runs on its own OS thread
+//     (runtime.LockOSThread), whose CPU time Linux keeps per thread; a
+//     driver goroutine reads it every 100 ms and charges it to a token
+//     bucket that fills at the limit's rate (100m: 0.1 s of CPU per
+//     second) up to limit × 5 s (at least 100 ms). When the bucket runs
+//     dry the module is closed (WithCloseOnContextDone ends even a loop
+//     without calls) and reported with exit code 137 and Reason
+//     ReasonCPULimitExceeded. So a busy loop under 100m is stopped after
+//     about 0.6 s of CPU, and the agent's restart back-off (10 s, then
+//     doubling) keeps it well under its limit on average. A limit of one
+//     CPU or more imposes nothing, as a module uses one thread. Off Linux
+//     there is no per-thread CPU clock and no CPU limit
+//     (Capabilities.CPULimit is false).
 //   - Clocks, sleep and random bytes are the host's (wall and monotonic
 //     clocks, crypto/rand), so time.Sleep and crypto work in guests.
 type Driver struct {
@@ -103,6 +118,9 @@ type Driver struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // task and compile goroutines, Starts under way
+
+	// cpuKick wakes the CPU watcher when a task with a budget starts.
+	cpuKick chan struct{}
 
 	mu       sync.Mutex
 	closed   bool
@@ -142,18 +160,22 @@ func New(opts Options) (*Driver, error) {
 		return nil, fmt.Errorf("wasm driver: instantiate WASI preview1: %w", err)
 	}
 	log.Debug("wasm driver ready", "engine", engine, "cacheDir", opts.CacheDir)
-	return &Driver{
+	d := &Driver{
 		log:      log,
 		runtime:  rt,
 		cache:    cache,
 		engine:   engine,
 		ctx:      ctx,
 		cancel:   cancel,
+		cpuKick:  make(chan struct{}, 1),
 		tasks:    map[string]*task{},
 		starting: map[string]struct{}{},
 		modules:  map[string]*compiledModule{},
 		digests:  map[fileKey]string{},
-	}, nil
+	}
+	d.wg.Add(1)
+	go d.watchCPU()
+	return d, nil
 }
 
 // runtimeConfig picks wazero's compiler where it has one and the
@@ -215,7 +237,7 @@ func (d *Driver) Close(ctx context.Context) error {
 
 // Capabilities implements runtimes.Driver.
 func (d *Driver) Capabilities() runtimes.Capabilities {
-	return runtimes.Capabilities{Runtime: DriverName, MemoryLimit: true}
+	return runtimes.Capabilities{Runtime: DriverName, MemoryLimit: true, CPULimit: threadClocksSupported}
 }
 
 // Start implements runtimes.Driver. It compiles the module unless a
@@ -273,6 +295,7 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 	}
 
 	t := newTask(d.ctx, cfg, m)
+	t.cpu = newCPUBudget(cfg.CPUMillis)
 	if cfg.MemoryLimitBytes > 0 && uint64(cfg.MemoryLimitBytes) < 1<<32 {
 		t.memory = newMemoryLimit(cfg.MemoryLimitBytes)
 		if m.minMemory > t.memory.limit {
@@ -348,6 +371,12 @@ func (d *Driver) register(t *task, run func()) (*runtimes.TaskHandle, error) {
 	if run != nil {
 		d.wg.Add(1)
 		go run()
+		if t.cpu != nil {
+			select {
+			case d.cpuKick <- struct{}{}:
+			default:
+			}
+		}
 	}
 	state, _ := json.Marshal(driverState{ModuleDigest: t.module.digest})
 	return &runtimes.TaskHandle{
@@ -368,6 +397,15 @@ type driverState struct {
 // run calls _start and reports the exit; it owns the instance.
 func (d *Driver) run(t *task) {
 	defer d.wg.Done()
+	if t.cpu != nil {
+		// The thread's CPU time is the module's only while no other
+		// goroutine runs on it.
+		goruntime.LockOSThread()
+		defer goruntime.UnlockOSThread()
+		if err := t.cpu.attach(time.Now()); err != nil {
+			d.log.Warn("cannot account the CPU time of a wasm task; its CPU limit is not enforced", "task", t.cfg.ID, "err", err)
+		}
+	}
 	start := t.mod.ExportedFunction("_start")
 	_, err := start.Call(t.ctx)
 	res := t.exitResult(err)

@@ -477,7 +477,8 @@ func TestNewFailsOnAnUnusableCacheDir(t *testing.T) {
 
 func TestCapabilities(t *testing.T) {
 	d := newDriver(t, wasm.Options{})
-	want := runtimes.Capabilities{Runtime: "wasm", MemoryLimit: true}
+	// CPU limits need Linux's per-thread CPU clocks (see cpu_test.go).
+	want := runtimes.Capabilities{Runtime: "wasm", MemoryLimit: true, CPULimit: runtime.GOOS == "linux"}
 	if got := d.Capabilities(); got != want {
 		t.Fatalf("Capabilities %+v, want %+v", got, want)
 	}

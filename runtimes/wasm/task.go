@@ -36,6 +36,7 @@ type task struct {
 	// set before run starts, owned by it afterwards
 	mod     api.Module
 	memory  *memoryLimit // nil without a limit
+	cpu     *cpuBudget   // nil without a CPU limit
 	logFile *os.File     // nil without a LogPath
 
 	stopRequested atomic.Bool
@@ -93,6 +94,10 @@ func (t *task) exitResult(err error) *runtimes.ExitResult {
 	}
 	switch {
 	case res.ExitCode == 0:
+	case t.cpu != nil && t.cpu.exceeded.Load():
+		res.ExitCode = exitCodeKilled
+		res.Reason = ReasonCPULimitExceeded
+		res.Message = t.cpu.exceededMessage()
 	case t.stopRequested.Load():
 		res.ExitCode = exitCodeKilled
 		res.Reason = runtimes.ReasonStopped
