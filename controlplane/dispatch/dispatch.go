@@ -42,6 +42,7 @@ type Dispatcher struct {
 	opts Options
 	nc   *nats.Conn
 	pods *store.Resource[*api.Pod]
+	cfg  *configs
 	log  *slog.Logger
 
 	mu     sync.Mutex
@@ -66,7 +67,7 @@ func New(nc *nats.Conn, st *store.Store, opts Options, log *slog.Logger) *Dispat
 		opts.RequestTimeout = 5 * time.Second
 	}
 	return &Dispatcher{
-		opts: opts, nc: nc, pods: store.For[*api.Pod](st), log: log,
+		opts: opts, nc: nc, pods: store.For[*api.Pod](st), cfg: newConfigs(st), log: log,
 		byNode: map[string]map[string]*entry{}, where: map[string]string{}, synced: make(chan struct{}),
 	}
 }
@@ -77,6 +78,11 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	events, err := d.pods.Watch(ctx, store.WatchOptions{})
 	if err != nil {
 		d.cancel()
+		return err
+	}
+	if err := d.cfg.start(ctx, &d.wg, d.onConfig); err != nil {
+		d.cancel()
+		d.wg.Wait()
 		return err
 	}
 	d.sub, err = d.nc.QueueSubscribe(api.AgentSubjectAll(api.AgentSync), api.ControlPlaneQueue, d.onSync)
@@ -168,7 +174,8 @@ func (d *Dispatcher) onPod(ev store.Event[*api.Pod]) {
 		d.where[key] = node
 		d.mu.Unlock()
 		if changed {
-			d.push(node, api.PodAssignment{Pod: p})
+			cms, secs := d.cfg.forPods(p)
+			d.push(node, api.PodAssignment{Pod: p, ConfigMaps: cms, Secrets: secs})
 		}
 	case store.Deleted:
 		key := ev.Namespace + "/" + ev.Name
@@ -209,6 +216,25 @@ func (d *Dispatcher) push(node string, a api.PodAssignment) {
 	}
 }
 
+// onConfig pushes a changed ConfigMap or Secret to each node with a pod
+// that references it.
+func (d *Dispatcher) onConfig(ns, name string, a api.PodAssignment, isSecret bool) {
+	d.mu.Lock()
+	var nodes []string
+	for node, pods := range d.byNode {
+		for _, e := range pods {
+			if references(e.pod, ns, name, isSecret) {
+				nodes = append(nodes, node)
+				break
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, node := range nodes {
+		d.push(node, a)
+	}
+}
+
 // PodsFor returns every pod bound to node, sorted by namespace/name.
 func (d *Dispatcher) PodsFor(node string) []api.Pod {
 	d.mu.Lock()
@@ -229,10 +255,27 @@ func (d *Dispatcher) PodsFor(node string) []api.Pod {
 func (d *Dispatcher) onSync(msg *nats.Msg) {
 	node := api.NodeFromAgentSubject(msg.Subject)
 	var resp api.SyncResponse
-	select {
-	case <-d.synced:
+	timeout := time.NewTimer(d.opts.RequestTimeout)
+	defer timeout.Stop()
+	loaded := true
+	for _, ch := range []<-chan struct{}{d.synced, d.cfg.ready} {
+		if !loaded {
+			break
+		}
+		select {
+		case <-ch:
+		case <-timeout.C:
+			loaded = false
+		}
+	}
+	if loaded {
 		resp.Pods = d.PodsFor(node)
-	case <-time.After(d.opts.RequestTimeout):
+		ptrs := make([]*api.Pod, len(resp.Pods))
+		for i := range resp.Pods {
+			ptrs[i] = &resp.Pods[i]
+		}
+		resp.ConfigMaps, resp.Secrets = d.cfg.forPods(ptrs...)
+	} else {
 		resp.Error = "control plane is still loading pods; retry"
 	}
 	b, err := json.Marshal(resp)
