@@ -26,12 +26,17 @@ import (
 // "cas" binds with one compare-and-swap on the cached pod; "mutate" reads
 // the pod first and then swaps, as the scheduler did before.
 func BenchmarkScheduleAndBind(b *testing.B) {
-	b.Run("cas", func(b *testing.B) { benchScheduleAndBind(b, nil) })
-	b.Run("mutate", func(b *testing.B) { benchScheduleAndBind(b, func(s *Scheduler) { s.mutateOnly = true }) })
+	b.Run("cas", func(b *testing.B) { benchScheduleAndBind(b, 100, 1000, nil) })
+	b.Run("mutate", func(b *testing.B) { benchScheduleAndBind(b, 100, 1000, func(s *Scheduler) { s.mutateOnly = true }) })
 }
 
-func benchScheduleAndBind(b *testing.B, configure func(*Scheduler)) {
-	const nodeCount, podCount = 100, 1000
+// BenchmarkScheduleAndBindFleet is the same at the size of issue 4's
+// fleet: 10,000 pods over 1,000 nodes.
+//
+//	go test -run '^$' -bench ScheduleAndBindFleet -benchtime 1x -timeout 30m ./controlplane/scheduler/
+func BenchmarkScheduleAndBindFleet(b *testing.B) { benchScheduleAndBind(b, 1000, 10000, nil) }
+
+func benchScheduleAndBind(b *testing.B, nodeCount, podCount int, configure func(*Scheduler)) {
 	ctx := context.Background()
 	var bindTime, casTime time.Duration
 	conflicts := 0
@@ -39,9 +44,9 @@ func benchScheduleAndBind(b *testing.B, configure func(*Scheduler)) {
 		b.StopTimer()
 		st, _, _ := natstest.Store(b)
 		nodes, pods := store.For[*api.Node](st), store.For[*api.Pod](st)
-		parallel(b, nodeCount, func(i int) error { return nodes.Create(ctx, testNode(fmt.Sprintf("node-%03d", i))) })
+		parallel(b, nodeCount, func(i int) error { return nodes.Create(ctx, testNode(fmt.Sprintf("node-%04d", i))) })
 		parallel(b, podCount, func(i int) error {
-			return pods.Create(ctx, testPod(fmt.Sprintf("pod-%04d", i), requests("100m", "64Mi")))
+			return pods.Create(ctx, testPod(fmt.Sprintf("pod-%05d", i), requests("100m", "64Mi")))
 		})
 		wctx, cancel := context.WithCancel(ctx)
 		events, err := pods.Watch(wctx, store.WatchOptions{})
@@ -66,7 +71,7 @@ func benchScheduleAndBind(b *testing.B, configure func(*Scheduler)) {
 					bound[ev.Object.Name] = true
 				}
 			case <-time.After(time.Minute):
-				b.Fatalf("%d of %d pods bound after a minute", len(bound), podCount)
+				b.Fatalf("%d of %d pods bound, then none for a minute", len(bound), podCount)
 			}
 		}
 		bindTime += time.Since(start)
@@ -78,7 +83,7 @@ func benchScheduleAndBind(b *testing.B, configure func(*Scheduler)) {
 		// The baseline: the same number of CAS updates of one key, each
 		// after the last, with a pod's worth of bytes.
 		kv := st.KV()
-		payload, _ := json.Marshal(testPod("pod-0000", requests("100m", "64Mi"), on("node-000")))
+		payload, _ := json.Marshal(testPod("pod-00000", requests("100m", "64Mi"), on("node-0000")))
 		rev, err := kv.Put(ctx, "bench.cas", payload)
 		if err != nil {
 			b.Fatal(err)

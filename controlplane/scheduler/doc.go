@@ -7,9 +7,10 @@
 // NodeReady, NodeUnschedulable, RuntimeClass (a Wasm pod needs the wasm
 // runtime; Wasm pods are architecture-neutral), NodeSelector, NodeAffinity
 // (required terms), TaintToleration (NoSchedule, NoExecute), NodePorts
-// (host ports), NodeResourcesFit (cpu and memory requests against allocatable minus what
-// is bound, and allocatable pods), InterPodAntiAffinity (required terms,
-// both ways) and PodTopologySpread (DoNotSchedule). Scores, each 0–100 and
+// (host ports), NodeResourcesFit (cpu and memory requests against
+// allocatable minus what is bound, and allocatable pods),
+// InterPodAntiAffinity (required terms, both ways) and PodTopologySpread
+// (DoNotSchedule). Scores, each 0–100 and
 // weighted as in Kubernetes: LeastAllocated, NodeAffinity (preferred),
 // TaintToleration (PreferNoSchedule), InterPodAntiAffinity (preferred) and
 // PodTopologySpread (ScheduleAnyway); ties go to the node with fewer pods,
