@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/admission"
+	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -117,8 +118,14 @@ func statusOf(err error, maxBody int64) (api.Status, bool) {
 		}
 	case errors.As(err, &decodeErr):
 		st.Code, st.Reason = http.StatusBadRequest, api.StatusReasonBadRequest
-	case errors.Is(err, admission.ErrForbidden):
+	case errors.Is(err, auth.ErrUnauthenticated):
+		st.Code, st.Reason = http.StatusUnauthorized, api.StatusReasonUnauthorized
+	case errors.Is(err, admission.ErrForbidden), errors.Is(err, auth.ErrForbidden):
 		st.Code, st.Reason = http.StatusForbidden, api.StatusReasonForbidden
+	case errors.Is(err, auth.ErrNotFound):
+		st.Code, st.Reason = http.StatusNotFound, api.StatusReasonNotFound
+	case errors.Is(err, auth.ErrAlreadyExists):
+		st.Code, st.Reason = http.StatusConflict, api.StatusReasonAlreadyExists
 	case errors.Is(err, store.ErrNotFound):
 		st.Code, st.Reason = http.StatusNotFound, api.StatusReasonNotFound
 	case errors.Is(err, store.ErrAlreadyExists):
@@ -154,6 +161,10 @@ func reasonForCode(code int) api.StatusReason {
 	switch code {
 	case http.StatusBadRequest:
 		return api.StatusReasonBadRequest
+	case http.StatusUnauthorized:
+		return api.StatusReasonUnauthorized
+	case http.StatusForbidden:
+		return api.StatusReasonForbidden
 	case http.StatusNotFound:
 		return api.StatusReasonNotFound
 	case http.StatusMethodNotAllowed:
@@ -196,6 +207,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if c.Response().Committed {
 		return
+	}
+	if st.Code == http.StatusUnauthorized {
+		// RFC 6750: the scheme, and whether a token was sent but refused.
+		challenge := `Bearer realm="skiff"`
+		if req.Header.Get(api.AuthorizationHeader) != "" || req.URL.Query().Has(api.AccessTokenParam) {
+			challenge += `, error="invalid_token"`
+		}
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
 	}
 	if req.Method == http.MethodHead {
 		err = c.NoContent(int(st.Code))

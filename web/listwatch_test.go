@@ -246,6 +246,7 @@ func (a *testAPI) openWatch(path string, header http.Header) *watchStream {
 		cancel()
 		a.t.Fatal(err)
 	}
+	req.Header.Set(api.AuthorizationHeader, api.BearerPrefix+a.admin)
 	for k, v := range header {
 		req.Header[k] = v
 	}
@@ -498,7 +499,8 @@ func TestWatchAsServerSentEventsResumesFromLastEventID(t *testing.T) {
 func TestSSEFraming(t *testing.T) {
 	a := startTestAPI(t)
 	a.putPod("default", "a", nil, "", api.PodPending)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.base+"/api/v1/namespaces/default/pods?watch=true&sse=true&timeoutSeconds=1", nil)
+	// The token as EventSource sends it: in the query.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.base+"/api/v1/namespaces/default/pods?watch=true&sse=true&timeoutSeconds=1&access_token="+a.admin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,6 +540,7 @@ func TestWatchFromCompactedResourceVersionIsGone(t *testing.T) {
 		if h != nil {
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, a.base+"/api/v1/namespaces/default/pods?watch=true&resourceVersion="+old, nil)
 			req.Header = h
+			req.Header.Set(api.AuthorizationHeader, api.BearerPrefix+a.admin)
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -8,14 +8,21 @@ import (
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
+
+	"github.com/skiff-sh/skiff/controlplane/auth"
 )
 
 func TestModuleServesWhileTheAppRuns(t *testing.T) {
-	st := openTestStore(t)
+	js := openTestJS(t)
+	st := openStoreOn(t, js)
+	tokens, err := auth.Open(t.Context(), js, auth.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var srv *Server
 	app := fxtest.New(t,
 		fx.NopLogger,
-		fx.Supply(Options{Listen: "127.0.0.1:0"}, st, slog.New(slog.NewTextHandler(io.Discard, nil))),
+		fx.Supply(Options{Listen: "127.0.0.1:0"}, st, tokens, slog.New(slog.NewTextHandler(io.Discard, nil))),
 		Module,
 		fx.Populate(&srv),
 	)
@@ -27,6 +34,15 @@ func TestModuleServesWhileTheAppRuns(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("healthz = %d", res.StatusCode)
+	}
+	// The module always authenticates.
+	res, err = http.Get(srv.URL() + "/api/v1/pods")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("list pods without a token = %d, want 401", res.StatusCode)
 	}
 	url := srv.URL()
 	app.RequireStop()

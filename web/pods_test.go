@@ -32,6 +32,7 @@ func TestCreatePodDefaultsStoresAndReturnsIt(t *testing.T) {
 
 func TestCreatePodFromJSON(t *testing.T) {
 	a := startTestAPI(t)
+	a.createNamespace("prod")
 	body := `{"metadata":{"name":"j"},"spec":{"containers":[{"name":"c","image":"nginx:1"}]}}`
 	p := a.do(http.MethodPost, "/api/v1/namespaces/prod/pods", "application/json; charset=utf-8", []byte(body)).want(t, http.StatusCreated).pod(t)
 	if p.Namespace != "prod" || p.Spec.Containers[0].Image != "nginx:1" {
@@ -78,6 +79,7 @@ func TestListPodsInNamespaceAndAllNamespaces(t *testing.T) {
 	a := startTestAPI(t)
 	a.createPod("b")
 	a.createPod("a")
+	a.createNamespace("other")
 	a.do(http.MethodPost, "/api/v1/namespaces/other/pods", "application/yaml", podDoc("c")).want(t, http.StatusCreated)
 
 	var list struct {

@@ -26,6 +26,16 @@ func (s *Server) routes() {
 	e := s.echo
 	e.GET(api.HealthzPath, s.healthz)
 	e.POST(api.ArtifactsPath, s.uploadArtifact)
+	if s.registry != nil {
+		e.GET(metricsPath, serveMetrics(s.registry))
+	}
+	e.GET(openAPIV3Path, s.serveOpenAPI)
+	e.GET(openAPIV2Path, s.redirectOpenAPI)
+	e.POST(api.TokensPath, s.createToken)
+	e.GET(api.TokensPath, s.listTokens)
+	e.GET(api.TokensPath+"/:"+paramName, s.getToken)
+	e.DELETE(api.TokensPath+"/:"+paramName, s.revokeToken)
+	e.GET(api.WhoAmIPath, s.whoAmI)
 	ui.Register(e) // the dashboard at / and /ui/ (public; its API calls carry the token)
 
 	pods, _ := api.LookupKind("Pod")

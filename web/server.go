@@ -13,9 +13,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -59,6 +61,24 @@ func OptionsFrom(c config.APIConfig) Options {
 	return Options{Listen: c.Listen, MaxBodyBytes: c.MaxBodyBytes}
 }
 
+// ServerOption adds an optional part to the server.
+type ServerOption func(*Server)
+
+// WithAuth makes every request but /healthz, /metrics and the dashboard's
+// page and assets need a bearer token that tokens accepts and that may do
+// what the request asks (auth.Authorize), and serves the token endpoints
+// (api.TokensPath, api.WhoAmIPath). Without it the server has no
+// authentication at all: for tests, and only behind another gate.
+func WithAuth(tokens *auth.Tokens) ServerOption {
+	return func(s *Server) { s.tokens = tokens }
+}
+
+// WithMetrics registers the API's metrics on reg and serves everything reg
+// gathers at /metrics for Prometheus. reg is the process's one registry.
+func WithMetrics(reg *prometheus.Registry) ServerOption {
+	return func(s *Server) { s.registry = reg }
+}
+
 // Server is the REST API server. Build it with New; serve it with Start and
 // Shutdown, or mount Handler in an http.Server or httptest.Server.
 type Server struct {
@@ -69,6 +89,10 @@ type Server struct {
 	log       *slog.Logger
 	echo      *echo.Echo
 	now       func() time.Time
+	tokens    *auth.Tokens         // nil: no authentication
+	registry  *prometheus.Registry // nil: no /metrics
+	metrics   *apiMetrics          // nil without registry
+	openAPI   openAPIDoc
 
 	// watchCtx ends every watch stream when the server shuts down, so
 	// that Shutdown does not wait for long-lived responses.
@@ -82,8 +106,9 @@ type Server struct {
 }
 
 // New builds the server and its routes. logs and artifacts may be nil: the
-// log and upload endpoints then answer 503.
-func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore, log *slog.Logger) *Server {
+// log and upload endpoints then answer 503. Without WithAuth the server
+// needs no token (and says so in its log).
+func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore, log *slog.Logger, extra ...ServerOption) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -101,12 +126,21 @@ func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore,
 		log:       log.With("component", "api"),
 		now:       time.Now,
 	}
+	for _, o := range extra {
+		o(s)
+	}
+	if s.tokens == nil {
+		s.log.Warn("the API server runs without authentication: every request is allowed")
+	}
+	if s.registry != nil {
+		s.metrics = newAPIMetrics(s.registry)
+	}
 	s.watchCtx, s.stopWatches = context.WithCancel(context.Background())
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: s.recovered}))
-	e.Use(s.logRequests, s.limitBody)
+	e.Use(s.logRequests, s.authenticate, s.limitBody)
 	s.echo = e
 	s.routes()
 	return s
@@ -137,6 +171,9 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if _, err := s.openAPIDocument(); err != nil {
+		s.log.Warn("no OpenAPI document", "err", err)
 	}
 	s.httpSrv, s.addr, s.served = srv, ln.Addr(), make(chan struct{})
 	served := s.served
@@ -204,19 +241,24 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// logRequests logs each request when it is done: debug for success,
-// warn for server errors.
+// logRequests logs each request when it is done (debug for success, warn
+// for server errors) and records it in the metrics.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		ri := requestInfoOf(c)
+		end := s.metrics.begin(ri)
 		err := next(c)
+		end()
 		if err != nil {
 			c.Error(err) // write the Status now so the code below is the one sent
 		}
 		code := c.Response().Status
+		d := time.Since(start)
+		s.metrics.observe(ri, code, d)
 		s.log.Log(c.Request().Context(), logLevelFor(code), "api request",
 			"method", c.Request().Method, "path", c.Request().URL.Path, "code", code,
-			"duration", time.Since(start))
+			"duration", d)
 		return nil
 	}
 }

@@ -17,8 +17,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
@@ -83,17 +85,37 @@ func (f *fakeArtifacts) count() int {
 	return f.puts
 }
 
-// testAPI is a running server over a real store in an embedded NATS.
+// testAPI is a running server over a real store in an embedded NATS,
+// with authentication on: do sends the admin token.
 type testAPI struct {
 	t         *testing.T
 	srv       *Server
 	store     *store.Store
+	tokens    *auth.Tokens
+	registry  *prometheus.Registry
 	logs      *fakeLogs
 	artifacts *fakeArtifacts
 	base      string
+	admin     string // an admin token of all namespaces
 }
 
 func openTestStore(t *testing.T) *store.Store {
+	t.Helper()
+	return openStoreOn(t, openTestJS(t))
+}
+
+func openStoreOn(t *testing.T, js jetstream.JetStream) *store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, js, store.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	return st
+}
+
+func openTestJS(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	ns, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
 	if err != nil {
@@ -109,25 +131,33 @@ func openTestStore(t *testing.T) *store.Store {
 	if err != nil {
 		t.Fatalf("jetstream: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, js, store.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	return st
+	return js
 }
 
 func startTestAPI(t *testing.T, tune ...func(*Options)) *testAPI {
 	t.Helper()
-	st := openTestStore(t)
-	a := &testAPI{t: t, store: st, logs: &fakeLogs{data: []byte("hello\nworld\n")}, artifacts: &fakeArtifacts{}}
+	js := openTestJS(t)
+	st := openStoreOn(t, js)
+	tokens, err := auth.Open(t.Context(), js, auth.Options{}, nil)
+	if err != nil {
+		t.Fatalf("open tokens: %v", err)
+	}
+	if err := tokens.Start(t.Context()); err != nil {
+		t.Fatalf("start tokens: %v", err)
+	}
+	t.Cleanup(tokens.Stop)
+	admin, err := tokens.Create(t.Context(), api.TokenRequest{Name: "test-admin", Role: api.RoleAdmin})
+	if err != nil {
+		t.Fatalf("admin token: %v", err)
+	}
+	a := &testAPI{t: t, store: st, tokens: tokens, registry: prometheus.NewRegistry(), admin: admin.Token,
+		logs: &fakeLogs{data: []byte("hello\nworld\n")}, artifacts: &fakeArtifacts{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts := Options{Listen: "127.0.0.1:0", MaxBodyBytes: testMaxBody}
 	for _, f := range tune {
 		f(&opts)
 	}
-	a.srv = New(opts, st, a.logs, a.artifacts, log)
+	a.srv = New(opts, st, a.logs, a.artifacts, log, WithAuth(tokens), WithMetrics(a.registry))
 	if err := a.srv.Start(t.Context()); err != nil {
 		t.Fatalf("start api: %v", err)
 	}
@@ -145,10 +175,27 @@ func startTestAPI(t *testing.T, tune ...func(*Options)) *testAPI {
 type response struct {
 	code        int
 	contentType string
+	header      http.Header
 	body        []byte
 }
 
 func (a *testAPI) do(method, path, contentType string, body []byte) response {
+	a.t.Helper()
+	return a.doAs(a.admin, method, path, contentType, body)
+}
+
+// token makes a token for the tests.
+func (a *testAPI) token(name string, role api.Role, namespace string) string {
+	a.t.Helper()
+	tok, err := a.tokens.Create(a.t.Context(), api.TokenRequest{Name: name, Role: role, Namespace: namespace})
+	if err != nil {
+		a.t.Fatalf("token %s: %v", name, err)
+	}
+	return tok.Token
+}
+
+// doAs sends a request with token ("" for none).
+func (a *testAPI) doAs(token, method, path, contentType string, body []byte) response {
 	a.t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -161,6 +208,9 @@ func (a *testAPI) do(method, path, contentType string, body []byte) response {
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	if token != "" {
+		req.Header.Set(api.AuthorizationHeader, api.BearerPrefix+token)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
@@ -170,7 +220,7 @@ func (a *testAPI) do(method, path, contentType string, body []byte) response {
 	if err != nil {
 		a.t.Fatalf("read body: %v", err)
 	}
-	return response{code: res.StatusCode, contentType: res.Header.Get("Content-Type"), body: b}
+	return response{code: res.StatusCode, contentType: res.Header.Get("Content-Type"), header: res.Header, body: b}
 }
 
 func (r response) pod(t *testing.T) *api.Pod {
@@ -220,6 +270,13 @@ func podDoc(name string) []byte { return fmt.Appendf(nil, podYAML, name) }
 func (a *testAPI) createPod(name string) *api.Pod {
 	a.t.Helper()
 	return a.do(http.MethodPost, "/api/v1/namespaces/default/pods", "application/yaml", podDoc(name)).want(a.t, http.StatusCreated).pod(a.t)
+}
+
+// createNamespace creates a namespace, which pods need before they can be
+// created in it.
+func (a *testAPI) createNamespace(name string) {
+	a.t.Helper()
+	a.do(http.MethodPost, "/api/v1/namespaces", "application/json", fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":%q}}`, name)).want(a.t, http.StatusCreated)
 }
 
 // storedPods lists what the store holds, to prove a rejected request

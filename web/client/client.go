@@ -20,6 +20,7 @@ type Client struct {
 	server    string
 	hc        *http.Client
 	userAgent string
+	token     string
 }
 
 // Option configures a Client.
@@ -30,6 +31,10 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// WithToken sends token as "Authorization: Bearer <token>" with every
+// request; empty sends none.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // New returns a client of the API at server ("http://127.0.0.1:8080"; a
 // bare host:port means http).
@@ -387,6 +392,9 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+	if c.token != "" {
+		req.Header.Set(api.AuthorizationHeader, api.BearerPrefix+c.token)
+	}
 	res, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -430,6 +438,10 @@ func reasonForCode(code int) api.StatusReason {
 	switch code {
 	case http.StatusBadRequest:
 		return api.StatusReasonBadRequest
+	case http.StatusUnauthorized:
+		return api.StatusReasonUnauthorized
+	case http.StatusForbidden:
+		return api.StatusReasonForbidden
 	case http.StatusNotFound:
 		return api.StatusReasonNotFound
 	case http.StatusConflict:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
+	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
 	"github.com/skiff-sh/skiff/web"
@@ -38,9 +39,12 @@ func (m *memLogs) PodLogs(_ context.Context, pod *api.Pod, req api.LogRequest) (
 }
 
 type env struct {
-	client *client.Client
+	client *client.Client // with the admin token
 	store  *store.Store
 	logs   *memLogs
+	tokens *auth.Tokens
+	admin  string // an admin token of all namespaces
+	url    string
 }
 
 // startAPI runs a real API server over a real store and artifact store in
@@ -71,13 +75,26 @@ func startAPI(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tokens, err := auth.Open(ctx, js, auth.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tokens.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tokens.Stop)
+	admin, err := tokens.Create(ctx, api.TokenRequest{Name: "admin", Role: api.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := &memLogs{}
-	srv := web.New(web.Options{Listen: "127.0.0.1:0"}, st, logs, arts, nil)
+	srv := web.New(web.Options{Listen: "127.0.0.1:0"}, st, logs, arts, nil, web.WithAuth(tokens))
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return &env{client: client.New(srv.URL()), store: st, logs: logs}
+	return &env{client: client.New(srv.URL(), client.WithToken(admin.Token)), store: st, logs: logs,
+		tokens: tokens, admin: admin.Token, url: srv.URL()}
 }
 
 func newPod(name string) *api.Pod {
@@ -103,6 +120,9 @@ func TestPodLifecycleThroughClient(t *testing.T) {
 	}
 	if _, err := c.CreatePod(ctx, newPod("web")); !client.IsAlreadyExists(err) {
 		t.Fatalf("second CreatePod: %v, want AlreadyExists", err)
+	}
+	if _, err := c.CreateObject(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: "prod"}}); err != nil {
+		t.Fatal(err)
 	}
 	other := newPod("db")
 	other.Namespace = "prod"

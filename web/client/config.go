@@ -20,15 +20,20 @@ const (
 	EnvServer = "SKIFF_SERVER"
 	// EnvConfig is the path of the client config file.
 	EnvConfig = "SKIFF_CONFIG"
+	// EnvToken is the bearer token, over the config file's.
+	EnvToken = "SKIFF_TOKEN"
 )
 
 // Config is the client configuration file, like a kubeconfig: where the
-// API and the NATS server of a Skiff cluster are. `skiff up` writes it.
+// API and the NATS server of a Skiff cluster are, and the token to show
+// it. `skiff up` and `skiff server` write it, with their admin token.
 type Config struct {
 	// Server is the API's base URL (http://127.0.0.1:8080).
 	Server string `json:"server"`
 	// NATS is the cluster's NATS URL, for agents joining and the NATS CLI.
 	NATS string `json:"nats,omitempty"`
+	// Token is the bearer token for Server.
+	Token string `json:"token,omitempty"`
 }
 
 // DefaultConfigPath is $SKIFF_CONFIG, or ~/.config/skiff/config.yaml.
@@ -109,4 +114,25 @@ func ResolveServer(flagValue string) (string, error) {
 		return NormalizeServer(c.Server), nil
 	}
 	return DefaultServer, nil
+}
+
+// ResolveToken picks the token for server the way the CLI does:
+// $SKIFF_TOKEN, then the config file's token if the config file is about
+// that same server (a token is never sent to another server than the one
+// it was written down for), then none. A config file that exists but
+// cannot be read is an error.
+func ResolveToken(server string) (string, error) {
+	if t := os.Getenv(EnvToken); t != "" {
+		return t, nil
+	}
+	c, err := LoadConfig(DefaultConfigPath())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", err
+	case c.Token != "" && c.Server != "" && NormalizeServer(c.Server) == NormalizeServer(server):
+		return c.Token, nil
+	}
+	return "", nil
 }

@@ -12,7 +12,7 @@ import (
 
 func TestWriteConfigIsPrivateAndLoadsBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "skiff", "config.yaml")
-	want := client.Config{Server: "http://10.0.0.1:8080", NATS: "nats://10.0.0.1:4222"}
+	want := client.Config{Server: "http://10.0.0.1:8080", NATS: "nats://10.0.0.1:4222", Token: "skiff_admin-x_secret"}
 	if err := client.WriteConfig(path, want); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,8 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	ErrInvalid       = errors.New("invalid")
 	ErrExpired       = errors.New("expired")
+	ErrUnauthorized  = errors.New("unauthorized")
+	ErrForbidden     = errors.New("forbidden")
 )
 
 // StatusError is a request the server refused, with the Status it sent.
@@ -46,6 +48,10 @@ func (e *StatusError) Is(target error) bool {
 		return e.Status.Reason == api.StatusReasonInvalid
 	case ErrExpired:
 		return e.Status.Reason == api.StatusReasonExpired
+	case ErrUnauthorized:
+		return e.Status.Reason == api.StatusReasonUnauthorized
+	case ErrForbidden:
+		return e.Status.Reason == api.StatusReasonForbidden
 	}
 	return false
 }
@@ -73,6 +79,14 @@ func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
 // IsExpired reports whether a watch's resourceVersion or a list's continue
 // token is older than the server keeps (410 Gone): list again.
 func IsExpired(err error) bool { return errors.Is(err, ErrExpired) }
+
+// IsUnauthorized reports whether the server wanted a valid token: none
+// was sent, or it is unknown, revoked or expired (401).
+func IsUnauthorized(err error) bool { return errors.Is(err, ErrUnauthorized) }
+
+// IsForbidden reports whether the token may not do what was asked (403),
+// or a policy (a quota, a namespace being deleted) refused it.
+func IsForbidden(err error) bool { return errors.Is(err, ErrForbidden) }
 
 // StatusOf returns the server's Status if err carries one.
 func StatusOf(err error) (api.Status, bool) {

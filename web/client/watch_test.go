@@ -131,10 +131,10 @@ func TestWatchSendsExistingPodsThenChanges(t *testing.T) {
 func TestWatchReconnectsAfterBrokenConnectionsWithoutRepeatsOrGaps(t *testing.T) {
 	e := startAPI(t)
 	// The API behind a test server whose connections the test can cut.
-	srv := web.New(web.Options{}, e.store, nil, nil, nil)
+	srv := web.New(web.Options{}, e.store, nil, nil, nil, web.WithAuth(e.tokens))
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	c := client.New(ts.URL)
+	c := client.New(ts.URL, client.WithToken(e.admin))
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
