@@ -333,12 +333,16 @@ func (InterPodAntiAffinity) PreFilter(cs *CycleState, p *api.Pod) bool {
 	var st antiAffinityState
 	for _, t := range cs.pod.terms {
 		if t.weight == 0 {
-			st.own = append(st.own, domainsOf(cs, t.topologyKey, cs.MatchingPods(t.namespaces, t.selector)))
+			if d := domainsOf(cs, t.topologyKey, cs.MatchingPods(t.namespaces, t.selector)); len(d.values) > 0 {
+				st.own = append(st.own, d)
+			}
 		}
 	}
 	for _, et := range cs.c.terms {
 		if et.weight == 0 && et.matches(p) {
-			st.existing = append(st.existing, domainsOf(cs, et.topologyKey, et.perNode))
+			if d := domainsOf(cs, et.topologyKey, et.perNode); len(d.values) > 0 {
+				st.existing = append(st.existing, d)
+			}
 		}
 	}
 	if len(st.own)+len(st.existing) == 0 {
