@@ -166,6 +166,9 @@ func WasmDensity(ctx context.Context, o WasmDensityOptions) (*Summary, error) {
 		created int
 		grown   int64
 		start   = time.Now()
+		// within is the last reading inside the budget.
+		withinPods int
+		withinRSS  int64
 	)
 	for created < o.Max && grown < o.LimitBytes {
 		n := min(o.Batch, o.Max-created)
@@ -181,16 +184,27 @@ func WasmDensity(ctx context.Context, o WasmDensityOptions) (*Summary, error) {
 			return nil, err
 		}
 		grown = rss - base
+		if grown < o.LimitBytes {
+			withinPods, withinRSS = created, grown
+		}
 		fmt.Fprintf(o.Out, "%5d pods running: agent RSS %.1f MB (%.0f s)\n", created, mb(grown), time.Since(start).Seconds())
 	}
 	after := settledRSS() - base
 
+	// The figures are those of the last reading within the budget; a
+	// batch that went over it is reported beside them.
 	sum := &Summary{}
-	sum.Add("pods_running", created)
-	sum.Add("rss_mb", fmt.Sprintf("%.1f", mb(grown)))
-	sum.Add("per_pod_kb", fmt.Sprintf("%.1f", float64(grown-idle)/1024/float64(created)))
+	sum.Add("pods_running", withinPods)
+	sum.Add("rss_mb", fmt.Sprintf("%.1f", mb(withinRSS)))
+	if withinPods > 0 {
+		sum.Add("per_pod_kb", fmt.Sprintf("%.1f", float64(withinRSS-idle)/1024/float64(withinPods)))
+	}
 	sum.Add("agent_idle_rss_mb", fmt.Sprintf("%.1f", mb(idle)))
 	sum.Add("process_rss_before_agent_mb", fmt.Sprintf("%.1f", mb(base)))
+	if created > withinPods {
+		sum.Add("over_limit_pods", created)
+		sum.Add("over_limit_rss_mb", fmt.Sprintf("%.1f", mb(grown)))
+	}
 	sum.Add("rss_after_gc_mb", fmt.Sprintf("%.1f", mb(after)))
 	sum.Add("limit_mb", fmt.Sprintf("%.0f", mb(o.LimitBytes)))
 	sum.Add("control_plane", cp.where)
