@@ -318,6 +318,10 @@ func (c *DaemonSetController) Reconcile(ctx context.Context, key string) (time.D
 		c.failures.forget(key)
 		return 0, nil
 	}
+	// Expectations are checked before the pods are listed: checked after,
+	// the last awaited event could land in between, and the reconcile
+	// would act on a list that still holds a pod it already deleted.
+	satisfied := c.exp.Satisfied(key)
 	pods := c.inf.Pods.List(ns, func(p *api.Pod) bool { return isControlledBy(p, ds.UID) })
 	adopted, err := c.adopt(ctx, ds)
 	pods = append(pods, adopted...)
@@ -327,7 +331,7 @@ func (c *DaemonSetController) Reconcile(ctx context.Context, key string) (time.D
 	now := c.now()
 
 	var plan dsPlan
-	if err == nil && ds.DeletionTimestamp == nil && c.exp.Satisfied(key) {
+	if err == nil && ds.DeletionTimestamp == nil && satisfied {
 		byNode := groupByNode(pods)
 		plan = c.placement(key, ds, nodes, byNode, hash, now)
 		if plan.empty() && ds.Spec.UpdateStrategy.Type != api.OnDeleteDaemonSetStrategyType {

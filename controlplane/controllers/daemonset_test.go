@@ -408,7 +408,13 @@ func TestDaemonSetReplacesAFailedPodAfterABackOff(t *testing.T) {
 					t.Logf("node %s pod %s phase %s", n, p.Name, p.Status.Phase)
 				}
 			}
-			t.Logf("backoff %+v exp %+v", e.m.DaemonSets.failures.m, e.m.DaemonSets.exp.Satisfied("default/agent"))
+			e.m.DaemonSets.exp.mu.Lock()
+			x := e.m.DaemonSets.exp.m["default/agent"]
+			if x != nil {
+				t.Logf("expectation %+v", *x)
+			}
+			e.m.DaemonSets.exp.mu.Unlock()
+			t.Logf("backoff %+v", e.m.DaemonSets.failures.m)
 		}
 	})
 	wlPoll(t, 5*time.Second, "a running pod after two failures", func() bool { return e.onNodes(t, "agent", "n1") })

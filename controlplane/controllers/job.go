@@ -222,6 +222,8 @@ func (c *JobController) Reconcile(ctx context.Context, key string) (time.Duratio
 	if err != nil || job == nil {
 		return 0, err
 	}
+	// Expectations before the list (see DaemonSetController.Reconcile).
+	satisfied := c.exp.Satisfied(key)
 	pods := countJobPods(job, c.inf.Pods.List(ns, func(p *api.Pod) bool { return isControlledBy(p, job.UID) }))
 	st := job.Status
 	st.Conditions = slices.Clone(job.Status.Conditions)
@@ -231,7 +233,7 @@ func (c *JobController) Reconcile(ctx context.Context, key string) (time.Duratio
 	// count from these, and a time cut to the second would end them early.
 	t := now.UTC()
 	suspended := job.Spec.Suspend != nil && *job.Spec.Suspend
-	if !c.exp.Satisfied(key) {
+	if !satisfied {
 		// Creates or deletes are still on their way to the cache: count
 		// without acting.
 		st.Active = int32(len(pods.active))
@@ -454,9 +456,9 @@ func (c *JobController) writeStatus(ctx context.Context, job *api.Job, st api.Jo
 // are deleted, and after ttlSecondsAfterFinished the Job goes.
 func (c *JobController) finished(ctx context.Context, job *api.Job, now time.Time) (time.Duration, error) {
 	key := informer.KeyOf(job)
-	pods := c.inf.Pods.List(job.Namespace, func(p *api.Pod) bool { return isControlledBy(p, job.UID) })
-	active := slices.DeleteFunc(slices.Clone(pods), func(p *api.Pod) bool { return !isActive(p) })
-	if len(active) > 0 && c.exp.Satisfied(key) {
+	satisfied := c.exp.Satisfied(key)
+	active := c.inf.Pods.List(job.Namespace, func(p *api.Pod) bool { return isControlledBy(p, job.UID) && isActive(p) })
+	if len(active) > 0 && satisfied {
 		if err := c.deletePods(ctx, key, active); err != nil {
 			return 0, err
 		}
