@@ -89,6 +89,10 @@ type Agent struct {
 	local      *localStore
 	modules    *moduleCache
 	reporter   *statusReporter
+	// configs are the ConfigMaps and Secrets the node's pods reference.
+	configs *configStore
+	// probeClient makes the httpGet probes' requests.
+	probeClient *http.Client
 
 	running    atomic.Bool
 	registered atomic.Bool
@@ -133,6 +137,8 @@ func New(opts Options, nc *nats.Conn, drivers []runtimes.Driver, log *slog.Logge
 		drivers:      map[string]runtimes.Driver{},
 		log:          log.With("node", opts.NodeName),
 		local:        &localStore{dir: filepath.Join(opts.DataDir, "pods")},
+		configs:      newConfigStore(filepath.Join(opts.DataDir, "configs")),
+		probeClient:  newProbeClient(),
 		registerKick: make(chan struct{}, 1),
 		syncKick:     make(chan struct{}, 1),
 		workers:      map[string]*podWorker{},
@@ -196,7 +202,7 @@ func (a *Agent) HostIP() string { return a.hostIP.Load().(string) }
 // prepare creates the local directories; Run calls it, and the fx module
 // calls it before starting Run so that a bad DataDir fails the start.
 func (a *Agent) prepare() error {
-	for _, d := range []string{a.local.dir, a.modules.dir} {
+	for _, d := range []string{a.local.dir, a.modules.dir, a.configs.dir} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return fmt.Errorf("edge: data dir: %w", err)
 		}
@@ -228,6 +234,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	// Local state first: the node runs its pods whether or not a control
 	// plane answers.
+	for _, err := range a.configs.Load() {
+		a.log.Error("local ConfigMap or Secret unreadable", "err", err)
+	}
 	a.loadLocalPods()
 
 	podsSub, err := a.nc.Subscribe(api.NodePodsSubject(a.opts.NodeName), a.onAssignment)

@@ -44,6 +44,13 @@ type containerRunner struct {
 	wasm bool
 	log  *slog.Logger
 	rec  containerRecord // owned by the run goroutine
+	// init says this is an init container: it runs to completion before
+	// the app containers, and is not restarted once it succeeded.
+	init bool
+	// policy is the restart policy that applies to this container: the
+	// pod's, except that an init container of an Always pod restarts only
+	// on failure.
+	policy api.RestartPolicy
 	// recoverOnly runners re-attach to a task left by an earlier agent
 	// process, so that it can be stopped, and start nothing.
 	recoverOnly bool
@@ -58,14 +65,20 @@ type containerRunner struct {
 	killOnce sync.Once
 	done     chan struct{}
 
-	crashes, pullFailures, startFailures int
+	probeGrace *int64 // a failed probe's terminationGracePeriodSeconds; guarded by mu
+
+	crashes, pullFailures, startFailures, configWaits int
 }
 
-func newContainerRunner(w *podWorker, base context.Context, pod *api.Pod, c api.Container, drv runtimes.Driver, rec containerRecord) *containerRunner {
+func newContainerRunner(w *podWorker, base context.Context, pod *api.Pod, c api.Container, drv runtimes.Driver, rec containerRecord, init bool) *containerRunner {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(base))
+	policy := pod.Spec.RestartPolicy
+	if init && policy == api.RestartPolicyAlways {
+		policy = api.RestartPolicyOnFailure
+	}
 	return &containerRunner{
 		w: w, a: w.a, pod: pod, c: c, drv: drv, wasm: pod.Spec.IsWasm(),
-		log: w.log.With("container", c.Name), rec: rec,
+		log: w.log.With("container", c.Name), rec: rec, init: init, policy: policy,
 		ctx: ctx, cancel: cancel, kill: make(chan struct{}), done: make(chan struct{}),
 	}
 }
@@ -174,7 +187,7 @@ func (r *containerRunner) reattach(h *runtimes.TaskHandle) bool {
 		StartedAt: startedAt, FinishedAt: time.Now().UTC(),
 	}
 	r.rec.Handle = nil
-	if !shouldRestart(r.pod.Spec.RestartPolicy, false) {
+	if !shouldRestart(r.policy, false) {
 		r.rec.State = api.ContainerState{Terminated: term}
 		r.rec.Done = true
 		r.publish()
@@ -224,7 +237,18 @@ func (r *containerRunner) start() *runtimes.TaskHandle {
 			image, imageID = mod.Path, mod.ID
 		}
 
-		cfg := r.taskConfig(image)
+		env, mounts, err := r.prepare()
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return nil
+			}
+			if !r.waitForConfig(err) {
+				return nil
+			}
+			continue
+		}
+		r.configWaits = 0
+		cfg := r.taskConfig(image, env, mounts)
 		h, err := r.drv.Start(r.ctx, cfg)
 		if errors.Is(err, runtimes.ErrTaskExists) {
 			// Left over from an earlier agent process.
@@ -259,7 +283,7 @@ func (r *containerRunner) start() *runtimes.TaskHandle {
 				continue
 			}
 			r.log.Warn("container start failed", "reason", reason, "err", err)
-			if kind == startInvalid && r.pod.Spec.RestartPolicy == api.RestartPolicyNever {
+			if kind == startInvalid && r.policy == api.RestartPolicyNever {
 				r.rec.State = api.ContainerState{Terminated: &api.ContainerStateTerminated{
 					ExitCode: 128, Reason: reason, Message: err.Error(), FinishedAt: time.Now().UTC(),
 				}}
@@ -290,10 +314,14 @@ func (r *containerRunner) start() *runtimes.TaskHandle {
 	}
 }
 
-func (r *containerRunner) taskConfig(image string) *runtimes.TaskConfig {
-	env := make([]runtimes.EnvVar, 0, len(r.c.Env))
-	for _, e := range r.c.Env {
-		env = append(env, runtimes.EnvVar{Name: e.Name, Value: e.Value})
+func (r *containerRunner) taskConfig(image string, env []runtimes.EnvVar, mounts []runtimes.Mount) *runtimes.TaskConfig {
+	lookup := envLookup(env)
+	expand := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, s := range list {
+			out[i] = expandVars(s, lookup)
+		}
+		return out
 	}
 	lim := r.c.Resources.Limits
 	return &runtimes.TaskConfig{
@@ -303,10 +331,11 @@ func (r *containerRunner) taskConfig(image string) *runtimes.TaskConfig {
 		PodUID:           r.pod.UID,
 		ContainerName:    r.c.Name,
 		Image:            image,
-		Command:          append([]string(nil), r.c.Command...),
-		Args:             append([]string(nil), r.c.Args...),
+		Command:          expand(r.c.Command),
+		Args:             expand(r.c.Args),
 		Env:              env,
 		WorkingDir:       r.c.WorkingDir,
+		Mounts:           mounts,
 		MemoryLimitBytes: lim[api.ResourceMemory].Value(),
 		CPUMillis:        lim[api.ResourceCPU].MilliValue(),
 		LogPath:          r.a.local.logPath(r.pod.UID, r.c.Name),
@@ -328,14 +357,44 @@ func (r *containerRunner) waitExit(h *runtimes.TaskHandle) bool {
 		}
 		res = &runtimes.ExitResult{ExitCode: 255, Reason: runtimes.ReasonError, Message: "lost track of the task: " + err.Error()}
 	} else {
-		select {
-		case x, ok := <-ch:
-			res = x
-			if !ok || x == nil {
-				res = &runtimes.ExitResult{ExitCode: 255, Reason: runtimes.ReasonError, Message: "the driver gave no exit result"}
+		probeKill, stopProbes := r.startProbes(h.ID, startedAt)
+		var killedFor string
+		var killed chan error
+	wait:
+		for {
+			select {
+			case x, ok := <-ch:
+				res = x
+				if !ok || x == nil {
+					res = &runtimes.ExitResult{ExitCode: 255, Reason: runtimes.ReasonError, Message: "the driver gave no exit result"}
+				}
+				break wait
+			case why := <-probeKill:
+				// Stop it (in the background, as the grace period may be
+				// long) and go on waiting for its exit.
+				probeKill, killedFor, killed = nil, why, make(chan error, 1)
+				grace := r.probeKillGrace()
+				go func() {
+					ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), grace+cleanupTimeout)
+					defer cancel()
+					killed <- r.drv.Stop(ctx, h.ID, grace)
+				}()
+			case <-r.ctx.Done():
+				stopProbes()
+				if killed != nil {
+					<-killed
+				}
+				return r.stopTask(h, ch, startedAt)
 			}
-		case <-r.ctx.Done():
-			return r.stopTask(h, ch, startedAt)
+		}
+		stopProbes()
+		if killed != nil {
+			<-killed
+		}
+		if killedFor != "" {
+			x := *res
+			x.Message = killedFor
+			res = &x
 		}
 	}
 	ctx, cancel := r.cleanupCtx()
@@ -351,7 +410,7 @@ func (r *containerRunner) exited(res *runtimes.ExitResult, startedAt time.Time) 
 	term := terminatedState(res, startedAt)
 	r.rec.Handle = nil
 	r.log.Debug("container exited", "exitCode", term.ExitCode, "reason", term.Reason)
-	if !shouldRestart(r.pod.Spec.RestartPolicy, res.Successful()) {
+	if !shouldRestart(r.policy, res.Successful()) {
 		r.rec.State = api.ContainerState{Terminated: term}
 		r.rec.Done = true
 		r.publish()

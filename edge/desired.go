@@ -48,7 +48,13 @@ func (a *Agent) onAssignment(m *nats.Msg) {
 		return
 	}
 	a.pushSeq++
+	// ConfigMaps and Secrets first, so that the pod finds them.
+	hasConfigs := len(as.ConfigMaps)+len(as.Secrets) > 0
+	if hasConfigs {
+		a.applyConfigsLocked(as.ConfigMaps, as.Secrets, a.pushSeq, false, 0)
+	}
 	switch {
+	case as.Pod == nil && !as.Removed && hasConfigs:
 	case as.Pod != nil && !as.Removed:
 		a.applyLocked(as.Pod, a.pushSeq)
 	case as.Removed:
@@ -271,8 +277,35 @@ func (a *Agent) syncOnce(ctx context.Context) error {
 	if resp.Error != "" {
 		return fmt.Errorf("full sync: control plane: %s", resp.Error)
 	}
+	a.mu.Lock()
+	if !a.stopping {
+		a.applyConfigsLocked(resp.ConfigMaps, resp.Secrets, 0, true, startSeq)
+	}
+	a.mu.Unlock()
 	a.applyFullSet(resp.Pods, startSeq)
 	return nil
+}
+
+// applyConfigsLocked takes ConfigMaps and Secrets from a push (seq) or, with
+// replace, the whole set from a sync taken after push startSeq, and lets
+// the pod workers know when something changed.
+func (a *Agent) applyConfigsLocked(cms []api.ConfigMap, secs []api.Secret, seq uint64, replace bool, startSeq uint64) {
+	var changed bool
+	var errs []error
+	if replace {
+		changed, errs = a.configs.Replace(cms, secs, startSeq)
+	} else {
+		changed, errs = a.configs.Apply(cms, secs, seq)
+	}
+	for _, err := range errs {
+		a.log.Error("cannot keep a ConfigMap or Secret locally", "err", err)
+	}
+	if !changed {
+		return
+	}
+	for _, w := range a.workers {
+		w.ConfigsChanged()
+	}
 }
 
 // applyFullSet converges to the full desired set: pods in it are ensured

@@ -69,6 +69,8 @@ type controlPlane struct {
 	leases        []api.LeaseRenewal
 	reports       []api.PodStatusReport
 	syncPods      []api.Pod
+	syncConfigs   []api.ConfigMap
+	syncSecrets   []api.Secret
 	syncs         int
 	artifacts     map[string][]byte
 	chunkRequests int
@@ -108,9 +110,13 @@ func newControlPlane(t *testing.T, url string) *controlPlane {
 	cp.subscribe(api.AgentSync, func(m *nats.Msg) {
 		cp.mu.Lock()
 		cp.syncs++
-		pods := append([]api.Pod(nil), cp.syncPods...)
+		resp := api.SyncResponse{
+			Pods:       append([]api.Pod(nil), cp.syncPods...),
+			ConfigMaps: append([]api.ConfigMap(nil), cp.syncConfigs...),
+			Secrets:    append([]api.Secret(nil), cp.syncSecrets...),
+		}
 		cp.mu.Unlock()
-		respondJSON(m, api.SyncResponse{Pods: pods})
+		respondJSON(m, resp)
 	})
 	cp.subscribe(api.AgentArtifact, func(m *nats.Msg) {
 		var req api.ArtifactChunkRequest

@@ -20,6 +20,12 @@ const (
 	ReasonInvalidImage       = "InvalidImage"  // an image the container driver refuses
 	ReasonStartError         = "StartError"    // the command cannot be run
 	ReasonCreateContainerErr = "CreateContainerError"
+	// ReasonCreateContainerConfigErr: a ConfigMap, Secret or key the
+	// container's env or volumes need is not on the node (yet).
+	ReasonCreateContainerConfigErr = "CreateContainerConfigError"
+	// ReasonPodInitializing: the app containers wait for the init
+	// containers.
+	ReasonPodInitializing    = "PodInitializing"
 	ReasonUnsupportedRuntime = "UnsupportedRuntime" // the node has no driver for the pod
 	ReasonInvalidPodSpec     = "InvalidPodSpec"     // the agent cannot run this spec
 	ReasonDeadlineExceeded   = "DeadlineExceeded"   // activeDeadlineSeconds passed
@@ -30,45 +36,95 @@ const (
 type podStatusInput struct {
 	pod       *api.Pod // the working (defaulted) pod
 	records   map[string]*containerRecord
-	problem   *podFailure // the pod cannot run here at all
-	failure   *podFailure // the pod failed for good (deadline)
+	probes    map[string]probeState // by container name
+	problem   *podFailure           // the pod cannot run here at all
+	failure   *podFailure           // the pod failed for good (deadline)
 	startTime *time.Time
 	hostIP    string
 	prev      *api.PodStatus
 	now       time.Time
 }
 
-// computePodStatus builds the pod's status the way the kubelet does.
+// containerStatus is one container's status from its record.
+func containerStatus(c *api.Container, rec *containerRecord, problem *podFailure, notYet string) api.ContainerStatus {
+	cs := api.ContainerStatus{Name: c.Name, Image: c.Image}
+	switch {
+	case problem != nil:
+		cs.State.Waiting = &api.ContainerStateWaiting{Reason: problem.Reason, Message: problem.Message}
+	case rec == nil:
+		cs.State.Waiting = &api.ContainerStateWaiting{Reason: notYet}
+	default:
+		cs.ImageID, cs.ContainerID = rec.ImageID, rec.ContainerID
+		cs.RestartCount = rec.RestartCount
+		cs.State, cs.LastState = rec.State, rec.LastState
+		if cs.State.Waiting == nil && cs.State.Running == nil && cs.State.Terminated == nil {
+			cs.State.Waiting = &api.ContainerStateWaiting{Reason: notYet}
+		}
+	}
+	return cs
+}
+
+// computePodStatus builds the pod's status the way the kubelet does: init
+// containers first (the pod is Pending and not Initialized until each
+// completed; one that failed for good fails the pod), then the app
+// containers, each Started once its startup probe passed and Ready once
+// its readiness probe did (either counts as passed when there is none).
 func computePodStatus(in podStatusInput) api.PodStatus {
 	st := api.PodStatus{HostIP: in.hostIP, StartTime: in.startTime}
 	if in.prev != nil {
 		st.Conditions = append([]api.PodCondition(nil), in.prev.Conditions...)
 	}
-	var notReady []string
-	for _, c := range in.pod.Spec.Containers {
-		cs := api.ContainerStatus{Name: c.Name, Image: c.Image}
+	var incomplete []string
+	initFailed := false
+	for i := range in.pod.Spec.InitContainers {
+		c := &in.pod.Spec.InitContainers[i]
 		rec := in.records[c.Name]
-		switch {
-		case in.problem != nil:
-			cs.State.Waiting = &api.ContainerStateWaiting{Reason: in.problem.Reason, Message: in.problem.Message}
-		case rec == nil:
-			cs.State.Waiting = &api.ContainerStateWaiting{Reason: ReasonContainerCreating}
-		default:
-			cs.ImageID, cs.ContainerID = rec.ImageID, rec.ContainerID
-			cs.RestartCount = rec.RestartCount
-			cs.State, cs.LastState = rec.State, rec.LastState
-			if cs.State.Waiting == nil && cs.State.Running == nil && cs.State.Terminated == nil {
-				cs.State.Waiting = &api.ContainerStateWaiting{Reason: ReasonContainerCreating}
+		cs := containerStatus(c, rec, in.problem, ReasonPodInitializing)
+		if i == 0 && cs.State.Waiting != nil && cs.State.Waiting.Reason == ReasonPodInitializing && in.problem == nil {
+			cs.State.Waiting.Reason = ReasonContainerCreating
+		}
+		done := rec != nil && completed(rec)
+		running := cs.State.Running != nil
+		cs.Ready, cs.Started = done, &running
+		if !done {
+			incomplete = append(incomplete, c.Name)
+			if rec != nil && rec.Done {
+				initFailed = true
 			}
 		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+	}
+	initialized := len(incomplete) == 0
+
+	var notReady, notes []string
+	for i := range in.pod.Spec.Containers {
+		c := &in.pod.Spec.Containers[i]
+		notYet := ReasonContainerCreating
+		if !initialized {
+			notYet = ReasonPodInitializing
+		}
+		cs := containerStatus(c, in.records[c.Name], in.problem, notYet)
+		ps := in.probes[c.Name]
 		running := cs.State.Running != nil
-		cs.Ready, cs.Started = running, &running
-		if !running {
+		started := running && (c.StartupProbe == nil || ps.Started)
+		cs.Started = &started
+		cs.Ready = started && (c.ReadinessProbe == nil || ps.Ready)
+		if !cs.Ready {
 			notReady = append(notReady, c.Name)
+		}
+		if running && ps.Note != "" {
+			notes = append(notes, c.Name+": "+ps.Note)
 		}
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
-	st.Phase = podPhase(in.pod.Spec.RestartPolicy, st.ContainerStatuses)
+	switch {
+	case initFailed:
+		st.Phase = api.PodFailed
+	case !initialized:
+		st.Phase = api.PodPending
+	default:
+		st.Phase = podPhase(in.pod.Spec.RestartPolicy, st.ContainerStatuses)
+	}
 	switch {
 	case in.problem != nil:
 		st.Phase, st.Reason, st.Message = api.PodFailed, in.problem.Reason, in.problem.Message
@@ -77,7 +133,12 @@ func computePodStatus(in podStatusInput) api.PodStatus {
 	}
 
 	t := in.now.UTC().Truncate(time.Second)
-	st.SetCondition(api.PodCondition{Type: api.PodInitialized, Status: api.ConditionTrue, LastTransitionTime: t})
+	init := api.PodCondition{Type: api.PodInitialized, Status: api.ConditionTrue, LastTransitionTime: t}
+	if !initialized {
+		init.Status, init.Reason = api.ConditionFalse, "ContainersNotInitialized"
+		init.Message = "containers with incomplete status: [" + strings.Join(incomplete, " ") + "]"
+	}
+	st.SetCondition(init)
 	ready := api.PodCondition{Status: api.ConditionTrue, LastTransitionTime: t}
 	switch {
 	case st.Phase == api.PodSucceeded:
@@ -87,6 +148,14 @@ func computePodStatus(in podStatusInput) api.PodStatus {
 	case len(notReady) > 0 || st.Phase != api.PodRunning:
 		ready.Status, ready.Reason = api.ConditionFalse, "ContainersNotReady"
 		ready.Message = "containers with unready status: [" + strings.Join(notReady, " ") + "]"
+	}
+	if len(notes) > 0 {
+		n := strings.Join(notes, "; ")
+		if ready.Message != "" {
+			ready.Message += "; " + n
+		} else {
+			ready.Message = n
+		}
 	}
 	for _, ct := range []api.PodConditionType{api.ContainersReady, api.PodReady} {
 		c := ready

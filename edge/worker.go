@@ -27,18 +27,31 @@ type podWorker struct {
 	termGrace *time.Duration // set once termination is requested
 	deleted   bool
 	records   map[string]*containerRecord
+	probes    map[string]probeState // by container, for its current task
 	dirty     bool
+	configs   bool // ConfigMaps or Secrets changed: refresh the volumes
 	last      *api.PodStatus
 	wake      chan struct{}
+
+	volMu sync.Mutex // serializes volume set-up
 
 	state *podState // StartTime and Failure; owned by the run goroutine
 }
 
-// generation is one set of runners for one version of the spec.
+// generation is one set of runners for one version of the spec: the init
+// containers one after the other, each to completion, then the app
+// containers side by side.
 type generation struct {
 	pod     *api.Pod // working copy, defaulted
 	problem *podFailure
-	runners []*containerRunner
+	runners []*containerRunner // every runner started so far
+
+	ctx         context.Context
+	recoverOnly bool
+	nextInit    int              // index of the next init container to complete
+	current     *containerRunner // the init container's runner, while it runs
+	appsStarted bool
+	stopped     bool // stopAll was called: start nothing more
 }
 
 func (g *generation) allDone() bool {
@@ -51,12 +64,14 @@ func (g *generation) allDone() bool {
 }
 
 func (g *generation) stopAll(reason stopReason, grace time.Duration) {
+	g.stopped = true
 	for _, r := range g.runners {
 		r.requestStop(reason, grace)
 	}
 }
 
 func (g *generation) killAll() {
+	g.stopped = true
 	for _, r := range g.runners {
 		r.forceKill()
 	}
@@ -64,7 +79,7 @@ func (g *generation) killAll() {
 
 func newPodWorker(a *Agent, p *api.Pod, st *podState) *podWorker {
 	w := &podWorker{
-		a: a, desired: p, records: map[string]*containerRecord{}, wake: make(chan struct{}, 1), state: st,
+		a: a, desired: p, records: map[string]*containerRecord{}, probes: map[string]probeState{}, wake: make(chan struct{}, 1), state: st,
 		log: a.log.With("pod", p.Namespace+"/"+p.Name, "uid", p.UID),
 	}
 	for name, rec := range st.Containers {
@@ -151,6 +166,33 @@ func (w *podWorker) setRecord(name string, rec *containerRecord) {
 
 func (w *podWorker) wakeUp() { kick(w.wake) }
 
+// setProbe records what the probes found about a container's task.
+func (w *podWorker) setProbe(name string, st probeState) {
+	w.mu.Lock()
+	if w.probes[name] == st {
+		w.mu.Unlock()
+		return
+	}
+	w.probes[name] = st
+	w.mu.Unlock()
+	kick(w.wake)
+}
+
+// ConfigsChanged tells the worker that ConfigMaps or Secrets changed, so
+// that it rewrites its configMap and secret volumes.
+func (w *podWorker) ConfigsChanged() {
+	w.mu.Lock()
+	w.configs = true
+	w.mu.Unlock()
+	kick(w.wake)
+}
+
+func (w *podWorker) record(name string) *containerRecord {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.records[name].clone()
+}
+
 // workingCopy is a deep copy of p with the API server's defaults filled in
 // (restart policy, grace period), so that a sloppy sender cannot trip the
 // agent.
@@ -216,7 +258,12 @@ func (w *podWorker) run(ctx context.Context) {
 		w.newSpec = false
 		dirty := w.dirty
 		w.dirty = false
+		refreshVolumes := w.configs
+		w.configs = false
 		w.mu.Unlock()
+		if refreshVolumes {
+			w.refreshConfigVolumes(g.pod)
+		}
 
 		if req != nil {
 			if !terminating {
@@ -261,6 +308,7 @@ func (w *podWorker) run(ctx context.Context) {
 			deadline = w.deadlineTimer(g)
 			dirty = true
 		}
+		w.advance(g)
 		w.refresh(g, dirty)
 	}
 }
@@ -269,7 +317,7 @@ func (w *podWorker) run(ctx context.Context) {
 // ran before count a restart, as the kubelet does when a spec change
 // replaces them. With recoverOnly, runners start no new task.
 func (w *podWorker) startGeneration(ctx context.Context, pod *api.Pod, restart, recoverOnly bool) *generation {
-	g := &generation{pod: pod}
+	g := &generation{pod: pod, ctx: ctx, recoverOnly: recoverOnly}
 	if f := w.a.checkRunnable(pod); f != nil {
 		w.log.Warn("pod cannot run on this node", "reason", f.Reason, "message", f.Message)
 		g.problem = f
@@ -277,8 +325,8 @@ func (w *podWorker) startGeneration(ctx context.Context, pod *api.Pod, restart, 
 	}
 	w.mu.Lock()
 	old := w.records
-	recs := make(map[string]*containerRecord, len(pod.Spec.Containers))
-	for _, c := range pod.Spec.Containers {
+	recs := make(map[string]*containerRecord, len(pod.Spec.InitContainers)+len(pod.Spec.Containers))
+	for _, c := range allContainers(pod) {
 		rec := &containerRecord{}
 		if o := old[c.Name]; o != nil {
 			rec = o.clone()
@@ -300,16 +348,79 @@ func (w *podWorker) startGeneration(ctx context.Context, pod *api.Pod, restart, 
 	if w.state.Failure != nil {
 		return g // failed for good: nothing runs again
 	}
-	drv := w.a.drivers[runtimeOf(pod)]
-	for _, c := range pod.Spec.Containers {
-		r := newContainerRunner(w, ctx, pod, c, drv, *recs[c.Name].clone())
-		r.recoverOnly = recoverOnly
-		g.runners = append(g.runners, r)
+	if recoverOnly {
+		// Only tasks left by an earlier process matter, to stop them.
+		for _, c := range pod.Spec.InitContainers {
+			w.startRunner(g, c, true)
+		}
+		for _, c := range pod.Spec.Containers {
+			w.startRunner(g, c, false)
+		}
+		g.appsStarted = true
+		return g
 	}
-	for _, r := range g.runners {
-		go r.run() // the worker waits for every runner's done before it returns
-	}
+	w.advance(g)
 	return g
+}
+
+// allContainers lists the init containers, then the app containers.
+func allContainers(p *api.Pod) []api.Container {
+	return append(append([]api.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...)
+}
+
+// startRunner starts a runner for c from its current record.
+func (w *podWorker) startRunner(g *generation, c api.Container, init bool) *containerRunner {
+	rec := w.record(c.Name)
+	if rec == nil {
+		rec = &containerRecord{}
+	}
+	r := newContainerRunner(w, g.ctx, g.pod, c, w.a.drivers[runtimeOf(g.pod)], *rec, init)
+	r.recoverOnly = g.recoverOnly
+	g.runners = append(g.runners, r)
+	go r.run() // the worker waits for every runner's done before it returns
+	return r
+}
+
+// advance runs the init containers in order, each once it is the next not
+// yet completed, and the app containers once all completed. An init
+// container that failed for good (restartPolicy Never) starts nothing more:
+// the pod fails.
+func (w *podWorker) advance(g *generation) {
+	if g.problem != nil || g.stopped || g.appsStarted || w.state.Failure != nil {
+		return
+	}
+	inits := g.pod.Spec.InitContainers
+	for g.nextInit < len(inits) {
+		if r := g.current; r != nil {
+			if !r.finished() {
+				return
+			}
+			g.current = nil
+		}
+		rec := w.record(inits[g.nextInit].Name)
+		if rec != nil && rec.Done {
+			if !completed(rec) {
+				return // failed for good
+			}
+			g.nextInit++
+			continue
+		}
+		if len(g.runners) > 0 && g.runners[len(g.runners)-1].c.Name == inits[g.nextInit].Name {
+			return // its runner ended without completing: it was stopped
+		}
+		g.current = w.startRunner(g, inits[g.nextInit], true)
+		return
+	}
+	for _, c := range g.pod.Spec.Containers {
+		w.startRunner(g, c, false)
+	}
+	g.appsStarted = true
+}
+
+// completed reports whether a container ran to a successful end.
+func completed(rec *containerRecord) bool {
+	t := rec.State.Terminated
+	return rec.Done && t != nil && t.ExitCode == 0 && t.Signal == 0
 }
 
 // shutdown stops the runners as the agent stops and waits for them.
@@ -348,10 +459,14 @@ func (w *podWorker) status(g *generation) (api.PodStatus, map[string]*containerR
 	for k, v := range w.records {
 		recs[k] = v.clone()
 	}
+	probes := make(map[string]probeState, len(w.probes))
+	for k, v := range w.probes {
+		probes[k] = v
+	}
 	prev := w.last
 	w.mu.Unlock()
 	return computePodStatus(podStatusInput{
-		pod: g.pod, records: recs, problem: g.problem, failure: w.state.Failure,
+		pod: g.pod, records: recs, probes: probes, problem: g.problem, failure: w.state.Failure,
 		startTime: w.state.StartTime, hostIP: w.a.HostIP(), prev: prev, now: time.Now(),
 	}), recs
 }
