@@ -481,3 +481,31 @@ func TestMostRecentScheduleMatchesWalkingEveryTime(t *testing.T) {
 		})
 	}
 }
+
+func TestCronJobJobRunsToCompletionUnderTheManager(t *testing.T) {
+	clock := &wlClock{t: time.Now()}
+	e := startWLEnv(t, func(*api.Pod) api.PodPhase { return api.PodSucceeded }, func(m *Manager) { m.CronJobs.now = clock.Now })
+	cjs := store.For[*api.CronJob](e.st)
+	cj := wlCronJob("report", "* * * * *")
+	if err := cjs.Create(e.ctx, cj); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(cj.CreationTimestamp.Add(90 * time.Second))
+	e.m.CronJobs.q.Add("default/report")
+	name := CronJobJobName("report", cj.CreationTimestamp.Add(90*time.Second).Truncate(time.Minute))
+	wlPoll(t, 5*time.Second, "the CronJob's Job complete and recorded", func() bool {
+		got, err := cjs.Get(e.ctx, "default", "report")
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := e.jobs.Get(e.ctx, "default", name)
+		if errors.Is(err, store.ErrNotFound) {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return condition(j, api.JobComplete) != nil && j.Status.Succeeded == 1 && len(got.Status.Active) == 0 &&
+			got.Status.LastSuccessfulTime != nil && got.Status.LastSuccessfulTime.Equal(*j.Status.CompletionTime)
+	})
+}
