@@ -10,10 +10,12 @@ import (
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane/agentapi"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
+	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/controllers"
 	"github.com/skiff-sh/skiff/controlplane/dispatch"
 	"github.com/skiff-sh/skiff/controlplane/events"
 	"github.com/skiff-sh/skiff/controlplane/leader"
+	"github.com/skiff-sh/skiff/controlplane/metrics"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/nodelifecycle"
 	"github.com/skiff-sh/skiff/controlplane/scheduler"
@@ -35,13 +37,18 @@ type ControlPlane struct {
 	NodeLifecycle *nodelifecycle.Controller
 	Controllers   *controllers.Manager
 	Leader        *leader.Elector
+	Tokens        *auth.Tokens
+	Metrics       *metrics.Cluster
 }
 
 // Module is the whole control plane except the REST API: NATS (embedded
 // or external), the store, events, scheduler, dispatch, the agents' API,
-// artifacts, node lifecycle and the controllers.
+// artifacts, node lifecycle, the controllers, the API tokens and the
+// process's metrics registry.
 var Module = fx.Module("controlplane",
 	natsserver.Module,
+	metrics.Module,
+	auth.Module,
 	store.Module,
 	events.Module,
 	scheduler.Module,

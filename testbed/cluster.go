@@ -37,8 +37,12 @@ type ClusterOptions struct {
 type Cluster struct {
 	Server *app.Server
 	Agents []*app.Agent
+	// Client talks to the API with Token.
 	Client *client.Client
-	opts   ClusterOptions
+	// Token is the server's admin token, for tests that send requests of
+	// their own ("Authorization: Bearer <Token>").
+	Token string
+	opts  ClusterOptions
 }
 
 // StartCluster starts a server and opts.Agents agents and waits until every
@@ -63,7 +67,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Server: srv, Client: client.New(srv.API.URL()), opts: opts}
+	c := &Cluster{Server: srv, Client: client.New(srv.API.URL(), client.WithToken(srv.AdminToken)), Token: srv.AdminToken, opts: opts}
 	for i := 1; i <= opts.Agents; i++ {
 		if _, err := c.AddAgent(ctx, fmt.Sprintf("node-%d", i), log); err != nil {
 			_ = c.Stop(context.Background())

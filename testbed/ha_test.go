@@ -35,7 +35,7 @@ func TestTwoServersOneLeaderSurvivesKill(t *testing.T) {
 		p := testbed.StartProcess(t, bin, []string{"SKIFF_CONFIG=" + filepath.Join(dir, name+".yaml")},
 			"server", "--config", cfgFile, "--nats-url", nats.ClientURL(), "--listen", "127.0.0.1:0",
 			"--data-dir", filepath.Join(dir, name))
-		return p, client.New(p.WaitOutput(t, apiLine, 60*time.Second))
+		return p, testbed.ClientFromConfig(t, filepath.Join(dir, name+".yaml"), p.WaitOutput(t, apiLine, 60*time.Second))
 	}
 	a, ca := start("a")
 	b, cb := start("b")

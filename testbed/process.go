@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/testbed/fixtures"
+	"github.com/skiff-sh/skiff/web/client"
 )
 
 // BuildSkiff builds the skiff binary from this checkout into a directory
@@ -148,6 +149,21 @@ func (p *Process) Stop() {
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Kill()
 	<-p.done
+}
+
+// ClientFromConfig returns a client of server with the token in the client
+// config at path, which `skiff up` and `skiff server` wrote before they
+// printed their URLs.
+func ClientFromConfig(t testing.TB, path, server string) *client.Client {
+	t.Helper()
+	cfg, err := client.LoadConfig(path)
+	if err != nil {
+		t.Fatalf("client config of %s: %v", server, err)
+	}
+	if cfg.Token == "" {
+		t.Fatalf("client config %s has no token", path)
+	}
+	return client.New(server, client.WithToken(cfg.Token))
 }
 
 // CLIResult is what one CLI invocation printed and how it exited.

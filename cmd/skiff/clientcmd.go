@@ -36,7 +36,11 @@ func apiClient(cmd *cobra.Command) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.New(server, client.WithUserAgent("skiff/"+version)), nil
+	token, err := client.ResolveToken(server)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(server, client.WithUserAgent("skiff/"+version), client.WithToken(token)), nil
 }
 
 // addNamespaceFlag adds -n/--namespace.

@@ -115,7 +115,7 @@ func newUpCmd() *cobra.Command {
 			if err != nil {
 				return explainListenError(err)
 			}
-			cfgPath, err := writeClientConfig(u.API.URL(), u.NATS.ClientURL)
+			cfgPath, err := writeClientConfig(u.API.URL(), u.NATS.ClientURL, u.AdminToken)
 			if err != nil {
 				return err
 			}
@@ -146,7 +146,7 @@ func newServerCmd() *cobra.Command {
 			if err != nil {
 				return explainListenError(err)
 			}
-			cfgPath, err := writeClientConfig(s.API.URL(), s.NATS.ClientURL)
+			cfgPath, err := writeClientConfig(s.API.URL(), s.NATS.ClientURL, s.AdminToken)
 			if err != nil {
 				return err
 			}
@@ -197,11 +197,11 @@ func waitThenStop(ctx context.Context, done <-chan os.Signal, stop func(context.
 	return stop(sctx)
 }
 
-// writeClientConfig records where the API and NATS listen, for client
-// commands (like a kubeconfig).
-func writeClientConfig(apiURL, natsURL string) (string, error) {
+// writeClientConfig records where the API and NATS listen, and the admin
+// token, for client commands (like a kubeconfig; mode 0600).
+func writeClientConfig(apiURL, natsURL, token string) (string, error) {
 	path := client.DefaultConfigPath()
-	if err := client.WriteConfig(path, client.Config{Server: apiURL, NATS: natsURL}); err != nil {
+	if err := client.WriteConfig(path, client.Config{Server: apiURL, NATS: natsURL, Token: token}); err != nil {
 		return "", fmt.Errorf("write client config: %w", err)
 	}
 	return filepath.Clean(path), nil

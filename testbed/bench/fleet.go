@@ -60,7 +60,11 @@ func Fleet(ctx context.Context, o FleetOptions) (*Summary, error) {
 		return nil, fmt.Errorf("skiff server: %w", err)
 	}
 	defer stopProcess(srv)
-	cl := client.New(urls["API"])
+	token, err := tokenFromConfig(filepath.Join(dir, "client.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	cl := client.New(urls["API"], client.WithToken(token))
 	nc, err := nats.Connect(urls["NATS"], nats.Name("skiff-bench-fleet"))
 	if err != nil {
 		return nil, err

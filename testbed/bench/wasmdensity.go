@@ -132,7 +132,7 @@ func WasmDensity(ctx context.Context, o WasmDensityOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer cp.stop()
-	cl := client.New(cp.apiURL)
+	cl := client.New(cp.apiURL, client.WithToken(cp.token))
 
 	base := settledRSS()
 	cfg := config.Default()
@@ -296,6 +296,7 @@ func waitNodeReady(ctx context.Context, cl *client.Client, node string) error {
 // an in-process cluster without agents.
 type controlPlane struct {
 	apiURL, natsURL string
+	token           string // the server's admin token
 	where           string // "process" or "in-process"
 	stop            func()
 }
@@ -307,7 +308,7 @@ func startControlPlane(ctx context.Context, binary, dir string) (*controlPlane, 
 			return nil, err
 		}
 		return &controlPlane{
-			apiURL: c.Server.API.URL(), natsURL: c.Server.NATS.ClientURL, where: "in-process",
+			apiURL: c.Server.API.URL(), natsURL: c.Server.NATS.ClientURL, token: c.Token, where: "in-process",
 			stop: func() { _ = c.Stop(context.Background()) },
 		}, nil
 	}
@@ -321,5 +322,10 @@ func startControlPlane(ctx context.Context, binary, dir string) (*controlPlane, 
 		}
 		return nil, fmt.Errorf("skiff server: %w", err)
 	}
-	return &controlPlane{apiURL: urls["API"], natsURL: urls["NATS"], where: "process", stop: func() { stopProcess(srv) }}, nil
+	token, err := tokenFromConfig(filepath.Join(dir, "client.yaml"))
+	if err != nil {
+		stopProcess(srv)
+		return nil, err
+	}
+	return &controlPlane{apiURL: urls["API"], natsURL: urls["NATS"], token: token, where: "process", stop: func() { stopProcess(srv) }}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
+	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/dispatch"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
@@ -75,6 +76,11 @@ type Server struct {
 	NATS  *natsserver.Conn
 	API   *web.Server
 	Store *store.Store
+	// tokens checks the API's bearer tokens.
+	tokens *auth.Tokens
+	// AdminToken is the server's admin token, kept in its data directory
+	// (auth.AdminTokenFile, mode 0600) and made on first start.
+	AdminToken string
 }
 
 // Agent is a running edge agent.
@@ -108,12 +114,31 @@ func StartServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*Ser
 	s.app = fx.New(
 		common(cfg, log),
 		serverOptions(cfg),
-		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server) { s.NATS, s.API, s.Store = cp.NATS, api, cp.Store }),
+		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server) {
+			s.NATS, s.API, s.Store, s.tokens = cp.NATS, api, cp.Store, cp.Tokens
+		}),
 	)
 	if err := s.app.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
+	if err := s.ensureAdminToken(ctx, cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// ensureAdminToken reads or makes the server's admin token; on failure it
+// stops the server.
+func (s *Server) ensureAdminToken(ctx context.Context, cfg config.Config) error {
+	tok, err := s.tokens.EnsureAdminToken(ctx, cfg.Path(auth.AdminTokenFile))
+	if err != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = s.app.Stop(sctx)
+		return fmt.Errorf("start server: %w", err)
+	}
+	s.AdminToken = tok
+	return nil
 }
 
 // StartUp builds and starts the server and a local agent connected to it
@@ -133,11 +158,14 @@ func StartUp(ctx context.Context, cfg config.Config, log *slog.Logger) (*Up, err
 		}),
 		agentOptions(cfg, agentSettings{}),
 		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server, a *edge.Agent) {
-			u.NATS, u.API, u.Store, u.Agent = cp.NATS, api, cp.Store, a
+			u.NATS, u.API, u.Store, u.Agent, u.tokens = cp.NATS, api, cp.Store, a, cp.Tokens
 		}),
 	)
 	if err := u.app.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
+	}
+	if err := u.ensureAdminToken(ctx, cfg); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
