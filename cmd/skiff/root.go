@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		newEventsCmd(),
 		newTopCmd(),
 		newCompletionCmd(),
+		newTokenCmd(),
 	)
 	return root
 }
