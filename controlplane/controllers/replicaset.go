@@ -127,6 +127,10 @@ func (c *ReplicaSetController) Reconcile(ctx context.Context, key string) (time.
 		c.exp.Forget(key)
 		return 0, nil
 	}
+	// Read the expectations before the cache: an event that lands between
+	// the two then makes this reconcile wait rather than act twice on a
+	// list that predates it.
+	satisfied := c.exp.Satisfied(key)
 	pods := c.inf.Pods.List(ns, func(p *api.Pod) bool { return isControlledBy(p, rs.UID) })
 	adopted, err := c.adopt(ctx, rs)
 	pods = append(pods, adopted...)
@@ -136,7 +140,7 @@ func (c *ReplicaSetController) Reconcile(ctx context.Context, key string) (time.
 			active = append(active, p)
 		}
 	}
-	if err == nil && rs.DeletionTimestamp == nil && c.exp.Satisfied(key) {
+	if err == nil && rs.DeletionTimestamp == nil && satisfied {
 		var deleted map[string]bool
 		deleted, err = c.manage(ctx, key, rs, active)
 		// The status describes the world after this reconcile's deletes,
