@@ -220,3 +220,79 @@ func TestApplyNeedsAFile(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+const shopManifests = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+data:
+  color: blue
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+  namespace: shop
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - name: backup
+            image: backup:1
+`
+
+func TestApplyEveryKindPrintsItsGroup(t *testing.T) {
+	e := startCLIEnv(t)
+	dir := t.TempDir()
+	f := writeFile(t, dir, "shop.yaml", shopManifests)
+	want := "namespace/shop created\nconfigmap/settings created\ndeployment.apps/web created\ncronjob.batch/nightly created\n"
+	if out := e.mustRun("apply", "-f", f); out != want {
+		t.Fatalf("first apply printed\n%s\nwant\n%s", out, want)
+	}
+	want = strings.ReplaceAll(want, "created", "unchanged")
+	if out := e.mustRun("apply", "-f", f); out != want {
+		t.Fatalf("second apply printed\n%s\nwant\n%s", out, want)
+	}
+	// A ConfigMap has no spec: its data counts as what the manifest says.
+	changed := strings.Replace(strings.Replace(shopManifests, "color: blue", "color: green", 1), "nginx:1.27", "nginx:1.28", 1)
+	writeFile(t, dir, "shop.yaml", changed)
+	want = "namespace/shop unchanged\nconfigmap/settings configured\ndeployment.apps/web configured\ncronjob.batch/nightly unchanged\n"
+	if out := e.mustRun("apply", "-f", f); out != want {
+		t.Fatalf("apply of changes printed\n%s\nwant\n%s", out, want)
+	}
+	cm, err := store.For[*api.ConfigMap](e.store).Get(t.Context(), "shop", "settings")
+	if err != nil || cm.Data["color"] != "green" {
+		t.Fatalf("configmap = %+v, %v", cm, err)
+	}
+	d, err := store.For[*api.Deployment](e.store).Get(t.Context(), "shop", "web")
+	if err != nil || d.Spec.Template.Spec.Containers[0].Image != "nginx:1.28" || d.Generation != 2 {
+		t.Fatalf("deployment = %+v, %v", d, err)
+	}
+}
