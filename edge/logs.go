@@ -72,8 +72,8 @@ func (a *Agent) readLog(req api.LogRequest, maxBytes int64) api.LogResponse {
 		name = names[0]
 	}
 	known := false
-	for _, n := range names {
-		known = known || n == name
+	for _, c := range allContainers(pod) {
+		known = known || c.Name == name
 	}
 	if !known {
 		return api.LogResponse{NotFound: true, Error: fmt.Sprintf("container %q is not in pod %s/%s (it has [%s])", name, pod.Namespace, pod.Name, strings.Join(names, " "))}

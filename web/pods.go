@@ -74,7 +74,7 @@ func (s *Server) podLog(c echo.Context) error {
 		container = names[0]
 	case container == "":
 		return aboutObject(badField("container", "pod %s/%s has several containers: name one of %s", ns, name, strings.Join(names, ", ")), info, name)
-	case !slices.Contains(names, container):
+	case !slices.Contains(names, container) && !slices.ContainsFunc(pod.Spec.InitContainers, func(c api.Container) bool { return c.Name == container }):
 		return aboutObject(badField("container", "%q is not a container of pod %s/%s (it has %s)", container, ns, name, strings.Join(names, ", ")), info, name)
 	}
 	if pod.Spec.NodeName == "" {
