@@ -66,6 +66,7 @@ const (
 	StatusReasonRequestEntityTooLarge StatusReason = "RequestEntityTooLarge"
 	StatusReasonUnsupportedMediaType  StatusReason = "UnsupportedMediaType"
 	StatusReasonServiceUnavailable    StatusReason = "ServiceUnavailable"
+	StatusReasonTimeout               StatusReason = "Timeout"
 	StatusReasonInternalError         StatusReason = "InternalError"
 	StatusReasonUnknown               StatusReason = ""
 )

@@ -141,6 +141,11 @@ func statusOf(err error, maxBody int64) (api.Status, bool) {
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this answer.
 		st.Code, st.Reason = statusClientClosed, api.StatusReasonUnknown
+	case errors.Is(err, context.DeadlineExceeded):
+		// The store did not answer in time: overload, or NATS away.
+		st.Code, st.Reason = http.StatusGatewayTimeout, api.StatusReasonTimeout
+		st.Message = "the control plane's store did not answer in time; try again: " + err.Error()
+		internal = true
 	case errors.As(err, &httpErr):
 		st.Code = int32(httpErr.Code)
 		st.Reason = reasonForCode(httpErr.Code)
@@ -179,6 +184,8 @@ func reasonForCode(code int) api.StatusReason {
 		return api.StatusReasonExpired
 	case http.StatusServiceUnavailable:
 		return api.StatusReasonServiceUnavailable
+	case http.StatusGatewayTimeout:
+		return api.StatusReasonTimeout
 	case http.StatusUnprocessableEntity:
 		return api.StatusReasonInvalid
 	}

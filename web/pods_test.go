@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -343,13 +345,16 @@ func TestStatusOfMapsSentinels(t *testing.T) {
 		{give: api.FieldErrors{{Field: "a", Type: api.ErrTypeRequired, Detail: "required"}}, wantCode: 422, want: api.StatusReasonInvalid},
 		{give: &http.MaxBytesError{Limit: 1}, wantCode: 413, want: api.StatusReasonRequestEntityTooLarge},
 		{give: errors.New("disk on fire"), wantCode: 500, want: api.StatusReasonInternalError},
+		{give: fmt.Errorf("list pods: %w", context.DeadlineExceeded), wantCode: 504, want: api.StatusReasonTimeout},
+		{give: fmt.Errorf("x: %w", auth.ErrUnauthenticated), wantCode: 401, want: api.StatusReasonUnauthorized},
+		{give: fmt.Errorf("x: %w", auth.ErrForbidden), wantCode: 403, want: api.StatusReasonForbidden},
 	}
 	for _, tt := range tests {
 		st, internal := statusOf(tt.give, 1)
 		if st.Code != tt.wantCode || st.Reason != tt.want {
 			t.Errorf("statusOf(%v) = %d %s, want %d %s", tt.give, st.Code, st.Reason, tt.wantCode, tt.want)
 		}
-		if internal != (tt.wantCode == 500) {
+		if internal != (tt.wantCode >= 500) {
 			t.Errorf("statusOf(%v) internal = %v", tt.give, internal)
 		}
 	}

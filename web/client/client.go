@@ -452,6 +452,8 @@ func reasonForCode(code int) api.StatusReason {
 		return api.StatusReasonInvalid
 	case http.StatusServiceUnavailable:
 		return api.StatusReasonServiceUnavailable
+	case http.StatusGatewayTimeout:
+		return api.StatusReasonTimeout
 	}
 	if code >= 500 {
 		return api.StatusReasonInternalError
