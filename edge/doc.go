@@ -12,7 +12,15 @@
 //	pods/<uid>/state.json    what the agent knows of its containers
 //	                         (restart counts, last states, task handles)
 //	pods/<uid>/logs/<c>.log  each container's stdout and stderr
+//	pods/<uid>/volumes/<v>   the pod's emptyDir, configMap and secret volumes
+//	configs/<kind>.<ns>.<name>.json  the ConfigMaps and Secrets its pods
+//	                         reference (0600), as last sent
 //	modules/sha256-<hex>.wasm  verified Wasm modules, cached by digest
+//
+// Pods run as the kubelet runs them: init containers one after the other,
+// then the app containers; liveness, readiness and startup probes
+// (probes.go); volumes (volumes.go); env from ConfigMaps, Secrets and the
+// pod (env.go).
 //
 // With no control plane the agent keeps running the pods it has, restarts
 // them per restartPolicy and, after its own restart, starts them again from
