@@ -354,7 +354,7 @@ func TestStatusOfMapsSentinels(t *testing.T) {
 		if st.Code != tt.wantCode || st.Reason != tt.want {
 			t.Errorf("statusOf(%v) = %d %s, want %d %s", tt.give, st.Code, st.Reason, tt.wantCode, tt.want)
 		}
-		if internal != (tt.wantCode >= 500) {
+		if internal != (tt.wantCode == 500 || tt.wantCode == 504) {
 			t.Errorf("statusOf(%v) internal = %v", tt.give, internal)
 		}
 	}
