@@ -15,7 +15,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure Skiff on this machine; each benchmark starts what it needs in temp dirs",
 	}
-	cmd.AddCommand(newBenchWasmStartupCmd(), newBenchFleetCmd(), newBenchContainerStartupCmd(), newBenchWasmDensityCmd())
+	cmd.AddCommand(newBenchWasmStartupCmd(), newBenchFleetCmd(), newBenchContainerStartupCmd(), newBenchWasmDensityCmd(), newBenchAPICmd())
 	return cmd
 }
 
