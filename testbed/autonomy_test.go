@@ -148,7 +148,7 @@ func ticksAfterLastStart(log string) []int {
 	return out
 }
 
-// TestAgentRunsItsPodsWithoutTheControlPlane is the edge-autonomy story
+// TestAutonomyAgentRunsItsPodsWithoutTheControlPlane is the edge-autonomy story
 // with real processes and the real Wasm driver:
 //
 //	(b) the control plane goes away while the agent runs: pods keep
@@ -159,7 +159,7 @@ func ticksAfterLastStart(log string) []int {
 //	(a) the agent process is killed and started again while the control
 //	    plane is away: its pods come back from disk and run (the module
 //	    runs anew, once), and the control plane sees it when it returns.
-func TestAgentRunsItsPodsWithoutTheControlPlane(t *testing.T) {
+func TestAutonomyAgentRunsItsPodsWithoutTheControlPlane(t *testing.T) {
 	w := newAutonomyWorld(t)
 	w.startServer()
 	w.startAgent()
