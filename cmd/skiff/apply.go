@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/web/client"
@@ -118,7 +119,7 @@ func runApply(cmd *cobra.Command, o applyOptions) error {
 			errs = append(errs, applyError(label, err))
 			continue
 		}
-		result, err := applyObject(cmd.Context(), c, r.obj)
+		result, err := applyObject(cmd.Context(), c, r.obj, r.doc)
 		if err != nil {
 			if isConnectionError(err) {
 				return err // every other document would fail the same way
@@ -295,8 +296,10 @@ func uploadModules(ctx context.Context, c *client.Client, obj api.Object, module
 const updateAttempts = 5
 
 // applyObject creates obj, or replaces the stored object of that name,
-// and says which: created, configured or unchanged.
-func applyObject(ctx context.Context, c *client.Client, obj api.Object) (string, error) {
+// and says which: created, configured or unchanged. doc is the manifest
+// obj was decoded from: the fields it leaves out that other commands set
+// keep their stored values (keepUnsetFields).
+func applyObject(ctx context.Context, c *client.Client, obj api.Object, doc []byte) (string, error) {
 	if _, err := c.CreateObject(ctx, obj); err == nil {
 		return "created", nil
 	} else if !client.IsAlreadyExists(err) {
@@ -309,6 +312,7 @@ func applyObject(ctx context.Context, c *client.Client, obj api.Object) (string,
 		if err != nil {
 			return "", err
 		}
+		keepUnsetFields(doc, stored, obj)
 		if unchanged(stored, obj) {
 			return "unchanged", nil
 		}
@@ -319,6 +323,37 @@ func applyObject(ctx context.Context, c *client.Client, obj api.Object) (string,
 		}
 		if !client.IsConflict(err) || attempt == updateAttempts {
 			return "", err
+		}
+	}
+}
+
+// keepUnsetFields keeps the stored values of the fields other commands
+// set — spec.replicas (skiff scale) and a Deployment's spec.paused (skiff
+// rollout pause) — when the manifest leaves them out, as kubectl apply
+// does: re-applying a manifest without replicas does not undo a scale, and
+// changes applied to a paused Deployment stay paused until resumed.
+func keepUnsetFields(doc []byte, stored, desired api.Object) {
+	var m struct {
+		Spec map[string]json.RawMessage `json:"spec"`
+	}
+	if yaml.Unmarshal(doc, &m) != nil {
+		return
+	}
+	_, hasReplicas := m.Spec["replicas"]
+	_, hasPaused := m.Spec["paused"]
+	switch d := desired.(type) {
+	case *api.Deployment:
+		if s, ok := stored.(*api.Deployment); ok {
+			if !hasReplicas {
+				d.Spec.Replicas = s.Spec.Replicas
+			}
+			if !hasPaused {
+				d.Spec.Paused = s.Spec.Paused
+			}
+		}
+	case *api.ReplicaSet:
+		if s, ok := stored.(*api.ReplicaSet); ok && !hasReplicas {
+			d.Spec.Replicas = s.Spec.Replicas
 		}
 	}
 }

@@ -296,3 +296,36 @@ func TestApplyEveryKindPrintsItsGroup(t *testing.T) {
 		t.Fatalf("deployment = %+v, %v", d, err)
 	}
 }
+
+func TestApplyKeepsScaleAndPauseTheManifestLeavesOut(t *testing.T) {
+	e := startCLIEnv(t)
+	dir := t.TempDir()
+	manifest := func(image string) string {
+		return strings.Replace(strings.Replace(shopManifests[strings.Index(shopManifests, "apiVersion: apps/v1"):strings.Index(shopManifests, "---\napiVersion: batch/v1")],
+			"  replicas: 2\n", "", 1), "nginx:1.27", image, 1)
+	}
+	e.createNamespace("shop")
+	f := writeFile(t, dir, "web.yaml", manifest("nginx:1.27"))
+	if out := e.mustRun("apply", "-f", f); out != "deployment.apps/web created\n" {
+		t.Fatalf("apply printed %q", out)
+	}
+	e.mustRun("scale", "deploy/web", "--replicas", "5", "-n", "shop")
+	e.mustRun("rollout", "pause", "deploy/web", "-n", "shop")
+	if out := e.mustRun("apply", "-f", f); out != "deployment.apps/web unchanged\n" {
+		t.Fatalf("re-apply after scale and pause printed %q", out)
+	}
+	writeFile(t, dir, "web.yaml", manifest("nginx:1.28"))
+	if out := e.mustRun("apply", "-f", f); out != "deployment.apps/web configured\n" {
+		t.Fatalf("apply of a new image printed %q", out)
+	}
+	d, err := store.For[*api.Deployment](e.store).Get(t.Context(), "shop", "web")
+	if err != nil || *d.Spec.Replicas != 5 || !d.Spec.Paused || d.Spec.Template.Spec.Containers[0].Image != "nginx:1.28" {
+		t.Fatalf("after apply: replicas %d paused %v image %s (%v)", *d.Spec.Replicas, d.Spec.Paused, d.Spec.Template.Spec.Containers[0].Image, err)
+	}
+	// A manifest that says replicas and paused wins.
+	writeFile(t, dir, "web.yaml", strings.Replace(manifest("nginx:1.28"), "spec:\n  selector:", "spec:\n  replicas: 2\n  paused: false\n  selector:", 1))
+	e.mustRun("apply", "-f", f)
+	if d, _ := store.For[*api.Deployment](e.store).Get(t.Context(), "shop", "web"); *d.Spec.Replicas != 2 || d.Spec.Paused {
+		t.Fatalf("explicit fields not applied: replicas %d paused %v", *d.Spec.Replicas, d.Spec.Paused)
+	}
+}

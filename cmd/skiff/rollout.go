@@ -29,6 +29,7 @@ func newRolloutCmd() *cobra.Command {
 	}
 	cmd.AddCommand(newRolloutStatusCmd(), newRolloutHistoryCmd(), newRolloutUndoCmd(),
 		newRolloutPauseCmd(true), newRolloutPauseCmd(false))
+	cmd.RunE = needSubcommand
 	return cmd
 }
 

@@ -171,14 +171,9 @@ func TestRolloutStatusHistoryUndoPauseResumeOnARealCluster(t *testing.T) {
 	if out := e.mustRun("rollout", "pause", "deployment/web"); out != "deployment.apps/web already paused\n" {
 		t.Fatalf("second pause printed %q", out)
 	}
-	// (apply would replace the whole spec, paused included: change the
-	// image as another client would.)
-	if _, err := store.For[*api.Deployment](e.store).Mutate(t.Context(), "default", "web", func(d *api.Deployment) error {
-		d.Spec.Template.Spec.Containers[0].Image = "registry.local/web:3"
-		d.Generation++
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	// apply keeps spec.paused, which the manifest leaves out.
+	if out := e.applyManifest(deploymentManifest(4, "registry.local/web:3", "")); out != "deployment.apps/web configured\n" {
+		t.Fatalf("apply to a paused deployment printed %q", out)
 	}
 	_, _, err := e.run("rollout", "status", "deployment/web", "--timeout", "30s")
 	if err == nil || !strings.Contains(err.Error(), `deployment "web" is paused mid-rollout; resume it with: skiff rollout resume deployment/web`) {

@@ -26,7 +26,23 @@ it sets the requests of the pods bound there beside what the node offers
 nothing counts as nothing.`,
 	}
 	cmd.AddCommand(newTopNodesCmd(), newTopPodsCmd())
+	cmd.RunE = needSubcommand
 	return cmd
+}
+
+// needSubcommand runs a command that only groups others: with no
+// argument it prints its help, with another it says which ones exist.
+func needSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	return fmt.Errorf("unknown command %q for %q: use one of %s", args[0], cmd.CommandPath(), strings.Join(names, ", "))
 }
 
 type topOptions struct {

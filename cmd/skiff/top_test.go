@@ -129,3 +129,17 @@ func TestNewCommandsWithoutServerSayHowToStartOne(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupCommandsRefuseUnknownSubcommands(t *testing.T) {
+	_, _, err := runCLI(t, "", "top", "disks")
+	if err == nil || err.Error() != `unknown command "disks" for "skiff top": use one of nodes, pods` {
+		t.Errorf("top disks: %v", err)
+	}
+	_, _, err = runCLI(t, "", "rollout", "restart", "deployment/web")
+	if err == nil || err.Error() != `unknown command "restart" for "skiff rollout": use one of history, pause, resume, status, undo` {
+		t.Errorf("rollout restart: %v", err)
+	}
+	if out, _, err := runCLI(t, "", "top"); err != nil || !strings.Contains(out, "Available Commands") {
+		t.Errorf("top alone: %v\n%s", err, out)
+	}
+}
