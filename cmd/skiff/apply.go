@@ -39,7 +39,10 @@ directory; - for standard input). Any kind the API serves may be applied:
 Each object is created, or replaced when one of that name exists, and
 reported as kubectl does: deployment.apps/web created, configured (it
 changed) or unchanged (nothing the manifest sets differs from what is
-stored; nothing is written).
+stored; nothing is written). The whole object is replaced, except that
+spec.replicas and a Deployment's spec.paused keep their stored values when
+the manifest leaves them out (so skiff scale and skiff rollout pause
+survive a re-apply).
 
 A Wasm pod (runtimeClassName: wasm) may name a module file beside the
 manifest as its image (image: ./app.wasm): apply uploads it to the control
