@@ -47,10 +47,9 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// dashboardToken is the token the browser signs in with. The API does not
-// check tokens yet, so any token works; once it does, this is the admin
-// token of the cluster's client.
-func dashboardToken(*testbed.Cluster) string { return "dashboard-test-token" }
+// dashboardToken is the token the browser signs in with: the cluster's
+// admin token.
+func dashboardToken(c *testbed.Cluster) string { return c.Token }
 
 // browser is one headless Chromium with one tab, for one test.
 type browser struct {
@@ -306,6 +305,13 @@ func TestDashboardFollowsTheClusterLiveAndActsOnIt(t *testing.T) {
 	ctx := context.Background()
 	b := newBrowser(t, c.Server.API.URL())
 
+	// A token the cluster did not issue: the server's 401 message shows.
+	b.do("open the dashboard", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.ID("token")))
+	b.do("sign in with a forged token",
+		chromedp.SendKeys(chromedp.ID("token"), "forged-token"),
+		chromedp.Click(chromedp.CSS(`#login-form button[type=submit]`)))
+	b.waitFor("the server's refusal", textHas("#login-error", "the bearer token is not valid"))
+
 	b.signIn(dashboardToken(c))
 	b.waitFor("two Ready nodes in the overview",
 		`[...document.querySelectorAll("#ov-nodes tbody tr")].reduce((n, tr) => n + Number(tr.cells[1].textContent), 0) === 2`)
@@ -520,12 +526,31 @@ func TestDashboardSignsOutWhenTheAPIRefusesTheToken(t *testing.T) {
 	}
 	b.screenshot("refused")
 
-	// The right token: in, with the watches carrying it.
+	// The right token: in, with the watches carrying it. It is a view
+	// token of namespace team-a: the page starts there, names the token,
+	// and disables what it may not do.
 	b.signIn("good")
 	b.waitFor("the connection to be live", textIs("#connection", "Live"))
 	if !fake.sawBearer("good") || !fake.sawWatchToken("good") {
 		t.Fatalf("the API saw bearer tokens %v and watch tokens %v, want %q in both", fake.bearers(), fake.watchTokens(), "good")
 	}
+	b.waitFor("the token named", textIs("#identity", "viewer (view in team-a)"))
+	if got := evalJS[string](b, `document.getElementById("namespace").value`); got != "team-a" {
+		b.fail("the namespace field is %q, want the token's namespace team-a", got)
+	}
+	err := testbed.Poll(context.Background(), 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		return fake.watched("/api/v1/namespaces/team-a/pods"), nil
+	})
+	if err != nil {
+		t.Fatalf("the page watched %v, want the pods of team-a: %v", fake.watchPaths(), err)
+	}
+	b.goTo("apply")
+	if !evalJS[bool](b, `document.querySelector("#apply-form button[type=submit]").disabled`) {
+		b.fail("a view token can press Apply")
+	}
+	b.waitFor("the read-only note", textHas("#view-apply .readonly-note", "view role"))
+	b.checkAccessibility("read-only apply")
+	b.screenshot("view-token")
 
 	// Revoked while signed in: the streams end, the reconnection gets 401,
 	// and the page asks for a token again.
@@ -547,6 +572,7 @@ type fakeAuthAPI struct {
 	mu      sync.Mutex
 	seen    []string // Authorization headers
 	watches []string // access_token parameters
+	paths   []string // paths watched
 	revoked chan struct{}
 	once    sync.Once
 }
@@ -576,6 +602,7 @@ func (f *fakeAuthAPI) handler() http.Handler {
 		if watch && c.QueryParam("sse") == "true" {
 			token = c.QueryParam("access_token")
 			f.watches = append(f.watches, token)
+			f.paths = append(f.paths, req.URL.Path)
 		}
 		f.mu.Unlock()
 		switch {
@@ -583,6 +610,8 @@ func (f *fakeAuthAPI) handler() http.Handler {
 			return unauthorized(c, "the token was revoked; sign in with a new one")
 		case token != "good":
 			return unauthorized(c, "the token is not valid")
+		case req.URL.Path == api.WhoAmIPath:
+			return c.JSON(http.StatusOK, api.Token{TypeMeta: api.TypeMeta{Kind: "Token", APIVersion: "v1"}, Name: "viewer", Role: api.RoleView, Namespace: "team-a"})
 		case !watch:
 			return c.JSON(http.StatusOK, map[string]any{"kind": "List", "metadata": map[string]string{"resourceVersion": "7"}, "items": []any{}})
 		}
@@ -619,6 +648,21 @@ func (f *fakeAuthAPI) watchTokens() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.watches...)
+}
+
+func (f *fakeAuthAPI) watchPaths() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.paths...)
+}
+
+func (f *fakeAuthAPI) watched(path string) bool {
+	for _, p := range f.watchPaths() {
+		if p == path {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *fakeAuthAPI) sawBearer(token string) bool {

@@ -235,6 +235,10 @@ type pageData struct {
 type pageConfig struct {
 	Kinds          []kindConfig `json:"kinds"`
 	LogSubresource string       `json:"logSubresource"`
+	// WhoAmIPath tells the page what its token may do (name, role,
+	// namespace), so that it can start in the token's namespace and
+	// disable what a view token cannot do.
+	WhoAmIPath string `json:"whoAmIPath"`
 }
 
 // kindConfig is one kind's REST paths, with "{namespace}" and "{name}"
@@ -253,7 +257,7 @@ type kindConfig struct {
 }
 
 func newPageConfig() pageConfig {
-	cfg := pageConfig{LogSubresource: api.LogSubresource}
+	cfg := pageConfig{LogSubresource: api.LogSubresource, WhoAmIPath: api.WhoAmIPath}
 	for _, k := range api.Kinds() {
 		cfg.Kinds = append(cfg.Kinds, kindConfig{
 			Kind: k.Kind, APIVersion: k.APIVersion(), Resource: k.Resource,

@@ -140,7 +140,8 @@ func TestEveryModuleTheScriptsImportIsServedWithItsContentType(t *testing.T) {
 	want := map[string]string{
 		"app.js": "text/javascript; charset=utf-8", "api.js": "text/javascript; charset=utf-8",
 		"dom.js": "text/javascript; charset=utf-8", "manifest.js": "text/javascript; charset=utf-8",
-		"app.css": "text/css; charset=utf-8",
+		"model.js": "text/javascript; charset=utf-8",
+		"app.css":  "text/css; charset=utf-8",
 	}
 	imports := regexp.MustCompile(`from "\./([a-z]+\.js)"`)
 	for name, ct := range want {

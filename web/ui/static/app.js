@@ -2,25 +2,30 @@
 import { ApiError, Kinds, Session, Watch } from "./api.js";
 import { splitDocuments, header } from "./manifest.js";
 import { age, clock, h, setEmpty, showError, syncRows } from "./dom.js";
+import {
+  describeChange, desired, images, jobState, keyOf, nodeArch, nodeOS, nodeReady, nodeStatusCell,
+  podReady, podRestarts, podRuntime, podStatus, revisionOf, rollbackTemplate, rolloutCell, rolloutState,
+} from "./model.js";
 
 const config = JSON.parse(document.getElementById("skiff-config").textContent);
 const kinds = new Kinds(config);
 const session = new Session();
 const $ = (id) => document.getElementById(id);
 
-// Well-known names of Kubernetes' Deployment machinery.
-const REVISION = "deployment.kubernetes.io/revision";
-const TEMPLATE_HASH = "pod-template-hash";
 
 // Collections the dashboard watches, by resource. nodes and pods are
 // watched while signed in (the overview and the feed need them); the
-// workloads only while a view shows them, and for a while after, because a
-// browser gives one server about six HTTP/1.1 connections and each watch
-// holds one.
-const COLLECTIONS = { nodes: "Node", pods: "Pod", deployments: "Deployment", daemonsets: "DaemonSet", jobs: "Job" };
+// workloads while a view shows them (ReplicaSets for a Deployment's
+// revisions), and for LINGER_MS after, so that moving between views does
+// not list again. Each watch holds one of the about six HTTP/1.1
+// connections a browser opens to one server, so at most MAX_STREAMS run:
+// past that, watches no view needs stop at once, leaving connections for
+// requests.
+const COLLECTIONS = { nodes: "Node", pods: "Pod", deployments: "Deployment", daemonsets: "DaemonSet", jobs: "Job", replicasets: "ReplicaSet" };
 const ALWAYS = ["nodes", "pods"];
 const WORKLOADS = ["deployments", "daemonsets", "jobs"];
 const LINGER_MS = 20000;
+const MAX_STREAMS = 5;
 const FEED_LIMIT = 200;
 
 const state = {
@@ -222,12 +227,19 @@ function ensureWatches() {
   if (name === "object") {
     const r = resourceOfKind(args[0]);
     if (r) need.add(r);
+    if (args[0] === "Deployment") need.add("replicasets"); // its revisions
+  }
+  let total = new Set([...state.watches.keys(), ...need]).size;
+  for (const [r, entry] of [...state.watches]) {
+    if (need.has(r)) continue;
+    if (total > MAX_STREAMS) {
+      stopWatch(r);
+      total--;
+    } else if (!entry.stopTimer) {
+      entry.stopTimer = setTimeout(() => stopWatch(r), LINGER_MS);
+    }
   }
   for (const r of need) startWatch(r);
-  for (const [r, entry] of state.watches) {
-    if (need.has(r) || entry.stopTimer) continue;
-    entry.stopTimer = setTimeout(() => stopWatch(r), LINGER_MS);
-  }
 }
 
 function restartNamespacedWatches() {
@@ -240,11 +252,6 @@ function restartNamespacedWatches() {
 
 function resourceOfKind(kind) {
   return Object.keys(COLLECTIONS).find((r) => COLLECTIONS[r] === kind);
-}
-
-function keyOf(o) {
-  const m = o.metadata || {};
-  return `${m.namespace || ""}/${m.name || ""}`;
 }
 
 function showWatchState(resource) {
@@ -395,26 +402,6 @@ function sorted(resource) {
 
 // Nodes
 
-function nodeReady(n) {
-  const c = ((n.status && n.status.conditions) || []).find((x) => x.type === "Ready");
-  if (!c) return "Unknown";
-  return c.status === "True" ? "Ready" : c.status === "False" ? "NotReady" : "Unknown";
-}
-
-function nodeArch(n) {
-  return (n.status && n.status.nodeInfo && n.status.nodeInfo.architecture) || (n.metadata.labels || {})["kubernetes.io/arch"] || "unknown";
-}
-
-function nodeOS(n) {
-  return (n.status && n.status.nodeInfo && n.status.nodeInfo.operatingSystem) || (n.metadata.labels || {})["kubernetes.io/os"] || "";
-}
-
-function nodeStatusCell(n) {
-  const r = nodeReady(n);
-  const text = n.spec && n.spec.unschedulable ? `${r}, SchedulingDisabled` : r;
-  return { text, badge: r === "Ready" ? "ok" : "bad" };
-}
-
 function renderNodes(now) {
   syncRows($("nodes-table"), sorted("nodes"), keyOf, [
     { label: "Name", value: (n) => ({ text: n.metadata.name, href: objectHref("Node", "", n.metadata.name) }) },
@@ -427,45 +414,6 @@ function renderNodes(now) {
 }
 
 // Pods
-
-function podRuntime(p) {
-  return p.spec && p.spec.runtimeClassName === "wasm" ? "Wasm" : "Container";
-}
-
-function podReady(p) {
-  const all = (p.spec && p.spec.containers) || [];
-  const ready = ((p.status && p.status.containerStatuses) || []).filter((c) => c.ready).length;
-  return `${ready}/${all.length}`;
-}
-
-function podRestarts(p) {
-  return ((p.status && p.status.containerStatuses) || []).reduce((n, c) => n + (c.restartCount || 0), 0);
-}
-
-// podStatus is the STATUS column of kubectl get pods: the reason a
-// container waits or ended, else the phase.
-function podStatus(p) {
-  const st = p.status || {};
-  if (p.metadata.deletionTimestamp) return { text: "Terminating", badge: "warn" };
-  for (const cs of st.containerStatuses || []) {
-    const w = cs.state && cs.state.waiting;
-    if (w && w.reason && w.reason !== "ContainerCreating" && w.reason !== "PodInitializing") {
-      return { text: w.reason, badge: /BackOff|Err|Invalid|Cannot/.test(w.reason) ? "bad" : "warn" };
-    }
-  }
-  if (st.phase !== "Succeeded") {
-    for (const cs of st.containerStatuses || []) {
-      const t = cs.state && cs.state.terminated;
-      if (t && t.reason && t.reason !== "Completed") return { text: t.reason, badge: "bad" };
-    }
-  }
-  if (st.reason) return { text: st.reason, badge: "bad" };
-  const sched = (st.conditions || []).find((c) => c.type === "PodScheduled");
-  if ((!st.phase || st.phase === "Pending") && sched && sched.status === "False") return { text: "Unschedulable", badge: "warn" };
-  const phase = st.phase || "Pending";
-  const badge = { Running: "ok", Succeeded: "info", Failed: "bad" }[phase] || "warn";
-  return { text: phase, badge };
-}
 
 function renderPods(now) {
   syncRows($("pods-table"), sorted("pods"), keyOf, [
@@ -482,31 +430,6 @@ function renderPods(now) {
 }
 
 // Workloads
-
-function desired(d) {
-  return d.spec && typeof d.spec.replicas === "number" ? d.spec.replicas : 1;
-}
-
-function rolloutState(d) {
-  const s = d.status || {};
-  const want = desired(d);
-  const conds = s.conditions || [];
-  const progressing = conds.find((c) => c.type === "Progressing");
-  if (d.spec && d.spec.paused) return { text: "Paused", badge: "warn" };
-  if (progressing && progressing.status === "False") return { text: progressing.reason || "Stalled", badge: "bad" };
-  const observed = (s.observedGeneration || 0) >= (d.metadata.generation || 0);
-  const done = observed && (s.updatedReplicas || 0) === want && (s.availableReplicas || 0) === want && (s.replicas || 0) === want;
-  return done ? { text: "Complete", badge: "ok" } : { text: "Progressing", badge: "info" };
-}
-
-function rolloutCell(d) {
-  const s = d.status || {};
-  const want = desired(d);
-  return {
-    text: `${s.updatedReplicas || 0} updated · ${s.readyReplicas || 0} ready · ${s.availableReplicas || 0} available of ${want}`,
-    meter: { value: Math.min(s.availableReplicas || 0, Math.max(want, 1)), max: want, label: `${s.availableReplicas || 0} of ${want} available` },
-  };
-}
 
 function renderWorkloads(now) {
   syncRows($("deployments-table"), sorted("deployments"), keyOf, [
@@ -533,15 +456,6 @@ function renderWorkloads(now) {
     { label: "Status", value: jobState },
     { label: "Age", value: (j) => age(j.metadata.creationTimestamp, now) },
   ]);
-}
-
-function jobState(j) {
-  const conds = (j.status && j.status.conditions) || [];
-  const on = (t) => conds.some((c) => c.type === t && c.status === "True");
-  if (on("Complete")) return { text: "Complete", badge: "ok" };
-  if (on("Failed")) return { text: "Failed", badge: "bad" };
-  if (j.spec && j.spec.suspend) return { text: "Suspended", badge: "warn" };
-  return { text: "Running", badge: "info" };
 }
 
 // Overview
@@ -615,51 +529,10 @@ function renderOverviewFeed() {
   setEmpty("ov-feed", top.length === 0);
 }
 
-function describeChange(kind, type, o, prev) {
-  if (type === "ADDED") return kind === "Node" ? "joined" : "created";
-  if (type === "DELETED") return "deleted";
-  if (!prev) return "changed";
-  const parts = [];
-  const moved = (label, a, b) => { if (a !== b) parts.push(`${label} ${a} → ${b}`); };
-  switch (kind) {
-    case "Pod": {
-      if (!prev.metadata.deletionTimestamp && o.metadata.deletionTimestamp) parts.push("terminating");
-      const pn = (prev.spec || {}).nodeName; const on = (o.spec || {}).nodeName;
-      if (!pn && on) parts.push(`scheduled to ${on}`);
-      moved("status", podStatus(prev).text, podStatus(o).text);
-      moved("ready", podReady(prev), podReady(o));
-      if (podRestarts(o) > podRestarts(prev)) parts.push(`restarted (${podRestarts(o)} restarts)`);
-      break;
-    }
-    case "Node":
-      moved("status", nodeReady(prev), nodeReady(o));
-      if (!!(prev.spec || {}).unschedulable !== !!(o.spec || {}).unschedulable) parts.push(o.spec.unschedulable ? "cordoned" : "uncordoned");
-      break;
-    case "Deployment": {
-      moved("scaled", desired(prev), desired(o));
-      if ((o.metadata.generation || 0) > (prev.metadata.generation || 0) && desired(prev) === desired(o)) parts.push("new rollout");
-      const was = rolloutState(prev).text; const is = rolloutState(o).text;
-      if (was !== is) parts.push(is === "Complete" ? "rollout complete" : `rollout ${is.toLowerCase()}`);
-      break;
-    }
-    case "DaemonSet": {
-      const a = prev.status || {}; const b = o.status || {};
-      moved("desired", a.desiredNumberScheduled || 0, b.desiredNumberScheduled || 0);
-      moved("ready", a.numberReady || 0, b.numberReady || 0);
-      break;
-    }
-    case "Job":
-      moved("status", jobState(prev).text, jobState(o).text);
-      moved("succeeded", (prev.status || {}).succeeded || 0, (o.status || {}).succeeded || 0);
-      break;
-  }
-  return parts.join(", ");
-}
-
 // ---------------------------------------------------------------------------
 // One object: summary, actions, raw JSON
 
-const objectView = { key: "", replicasEdited: false, revisionsFor: "" };
+const objectView = { key: "", replicasEdited: false };
 
 function currentObject() {
   const [kind, ns, name] = state.route.args;
@@ -675,7 +548,7 @@ function openObject() {
   if (objectView.key === key) return;
   objectView.key = key;
   objectView.replicasEdited = false;
-  objectView.revisionsFor = "";
+  $("rollback-revision").dataset.sig = "";
   for (const id of ["scale-error", "rollback-error", "delete-error"]) showError($(id), null);
   for (const id of ["scale-result", "rollback-result", "delete-result"]) $(id).textContent = "";
   $("scale-replicas").value = "";
@@ -718,11 +591,7 @@ function renderObject(now) {
   if (kind === "Deployment") {
     const input = $("scale-replicas");
     if (!objectView.replicasEdited && document.activeElement !== input) input.value = String(desired(obj));
-    const revKey = `${obj.metadata.uid}/${obj.metadata.generation}/${(obj.status || {}).observedGeneration || 0}`;
-    if (objectView.revisionsFor !== revKey) {
-      objectView.revisionsFor = revKey;
-      loadRevisions(obj);
-    }
+    renderRevisions(obj);
   }
 }
 
@@ -763,27 +632,40 @@ function summaryOf(kind, o, now) {
   return rows;
 }
 
-function images(template) {
-  const spec = (template && template.spec) || {};
-  return (spec.containers || []).map((c) => c.image).join(", ");
-}
-
 $("scale-replicas").addEventListener("input", () => { objectView.replicasEdited = true; });
 
-// writeDeployment reads the Deployment, changes it and replaces it,
-// reading again when someone else wrote in between (409 Conflict).
+// writeDeployment reads the Deployment, changes it and replaces it
+// (conditionally, on the resourceVersion it read), reading again when
+// someone else wrote in between: during a rollout the controllers write
+// the status often, and every write moves the resourceVersion.
 async function writeDeployment(ns, name, change) {
   const path = kinds.path("Deployment", ns, name);
+  const attempts = 8;
   for (let attempt = 1; ; attempt++) {
     const d = await session.json("GET", path);
     change(d);
     try {
       return await session.json("PUT", path, { body: JSON.stringify(d), contentType: "application/json" });
     } catch (e) {
-      if (e.code === 409 && e.reason === "Conflict" && attempt < 3) continue;
-      throw e;
+      if (!(e.code === 409 && e.reason === "Conflict") || attempt === attempts) throw e;
     }
+    const ms = Math.min(25 * 2 ** attempt, 1000);
+    await new Promise((resolve) => setTimeout(resolve, ms / 2 + Math.random() * ms / 2));
   }
+}
+
+// scaleDeployment sets spec.replicas: with a JSON merge patch, which the
+// server applies to the newest state, or where the server has no PATCH
+// (405), by replacing the object.
+async function scaleDeployment(ns, name, replicas) {
+  try {
+    return await session.json("PATCH", kinds.path("Deployment", ns, name), {
+      body: JSON.stringify({ spec: { replicas } }), contentType: "application/merge-patch+json",
+    });
+  } catch (e) {
+    if (e.code !== 405) throw e;
+  }
+  return writeDeployment(ns, name, (d) => { d.spec.replicas = replicas; });
 }
 
 $("scale-form").addEventListener("submit", async (e) => {
@@ -801,7 +683,7 @@ $("scale-form").addEventListener("submit", async (e) => {
   }
   await busy(e, async () => {
     try {
-      await writeDeployment(ns, name, (d) => { d.spec.replicas = n; });
+      await scaleDeployment(ns, name, n);
       input.removeAttribute("aria-invalid");
       showError(errBox, null);
       objectView.replicasEdited = false;
@@ -813,37 +695,29 @@ $("scale-form").addEventListener("submit", async (e) => {
   });
 });
 
-// Rollback: the ReplicaSets the Deployment owns, by revision.
+// Rollback: the ReplicaSets the Deployment owns (watched while its page is
+// open), by revision.
 
-async function loadRevisions(d) {
+function renderRevisions(d) {
   const select = $("rollback-revision");
-  try {
-    const { items } = await session.list(kinds.path("ReplicaSet", d.metadata.namespace, ""));
-    const owned = items.filter((rs) => (rs.metadata.ownerReferences || []).some((r) => r.kind === "Deployment" && r.uid === d.metadata.uid));
-    owned.sort((a, b) => revisionOf(b) - revisionOf(a));
-    const older = owned.slice(1); // the newest revision is the current template
-    state.revisions = new Map(older.map((rs) => [String(revisionOf(rs)), rs]));
-    const prevValue = select.value;
-    if (older.length === 0) {
-      select.replaceChildren(h("option", { value: "" }, "No older revision"));
-      select.disabled = true;
-    } else {
-      select.disabled = false;
-      select.replaceChildren(...older.map((rs) => h("option", { value: String(revisionOf(rs)) },
-        `Revision ${revisionOf(rs)}: ${images(rs.spec.template)}`)));
-      if (state.revisions.has(prevValue)) select.value = prevValue;
-    }
-    $("rollback-form").querySelector("button").disabled = older.length === 0 || state.readOnly;
-    showError($("rollback-error"), null);
-  } catch (err) {
-    select.replaceChildren(h("option", { value: "" }, "Revisions unavailable"));
-    select.disabled = true;
-    showError($("rollback-error"), err, "Cannot list the ReplicaSets");
+  const owned = [...state.data.replicasets.values()].filter((rs) =>
+    (rs.metadata.ownerReferences || []).some((r) => r.kind === "Deployment" && r.uid === d.metadata.uid));
+  owned.sort((a, b) => revisionOf(b) - revisionOf(a));
+  const older = owned.slice(1); // the newest revision is the current template
+  state.revisions = new Map(older.map((rs) => [String(revisionOf(rs)), rs]));
+  const options = older.map((rs) => [String(revisionOf(rs)), `Revision ${revisionOf(rs)}: ${images(rs.spec.template)}`]);
+  const sig = state.loaded.replicasets ? JSON.stringify(options) : "loading";
+  if (select.dataset.sig === sig) return;
+  select.dataset.sig = sig;
+  const prevValue = select.value;
+  if (options.length === 0) {
+    select.replaceChildren(h("option", { value: "" }, state.loaded.replicasets ? "No older revision" : "Loading…"));
+  } else {
+    select.replaceChildren(...options.map(([value, text]) => h("option", { value }, text)));
+    if (state.revisions.has(prevValue)) select.value = prevValue;
   }
-}
-
-function revisionOf(rs) {
-  return Number(((rs.metadata.annotations || {})[REVISION]) || 0);
+  select.disabled = options.length === 0;
+  $("rollback-form").querySelector("button").disabled = options.length === 0 || state.readOnly;
 }
 
 $("rollback-form").addEventListener("submit", async (e) => {
@@ -859,9 +733,7 @@ $("rollback-form").addEventListener("submit", async (e) => {
   await busy(e, async () => {
     try {
       await writeDeployment(ns, name, (d) => {
-        const t = structuredClone(rs.spec.template);
-        if (t.metadata && t.metadata.labels) delete t.metadata.labels[TEMPLATE_HASH];
-        d.spec.template = t;
+        d.spec.template = rollbackTemplate(rs);
       });
       showError($("rollback-error"), null);
       $("rollback-result").textContent = `Rolling back to revision ${rev}.`;
