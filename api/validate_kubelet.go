@@ -343,7 +343,7 @@ func validateEnvSource(s *EnvVarSource, p string) FieldErrors {
 }
 
 // WasmProbeNote is why Wasm pods cannot have httpGet or tcpSocket probes.
-const WasmProbeNote = "Wasm modules run under WASI preview1, which gives them no sockets: nothing listens for the probe. Use an exec probe (it runs the module again with the probe's command as argv)"
+const WasmProbeNote = "Wasm modules run under WASI preview1, which gives them no sockets to listen on (Skiff pre-opens none), so nothing would answer the probe. Use an exec probe: it runs the module again with the probe's command as argv"
 
 // validateProbe checks a probe of an app container. Zero numbers are
 // unset (defaulted); once is true for liveness and startup probes, whose
