@@ -53,9 +53,16 @@ func requestInfoOf(c echo.Context) requestInfo {
 	return ri
 }
 
-// resolveRequest reads a request's verb, resource, namespace and name.
+// resolveRequest reads a request's verb, resource, namespace and name from
+// the path exactly as the router sees it (echo.GetPath: not cleaned, not
+// unescaped), so that what is authorized is what is routed: a path with
+// "..", "." or escapes either routes nowhere (404) or has segments that are
+// not DNS labels, which no scoped token matches and every handler refuses.
 func resolveRequest(req *http.Request) requestInfo {
-	p := path.Clean("/" + req.URL.Path)
+	p := echo.GetPath(req)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
 	read := req.Method == http.MethodGet || req.Method == http.MethodHead
 	ri := requestInfo{Attributes: auth.Attributes{Path: p, Method: req.Method}}
 	ri.Verb = nonResourceVerb(req.Method)
