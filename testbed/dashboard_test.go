@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -681,4 +682,139 @@ func (f *fakeAuthAPI) sawWatchToken(token string) bool {
 		}
 	}
 	return false
+}
+
+// TestDashboardResumesAWatchAndListsAgainWhenItExpired serves the page a
+// fake pods API whose watch stream ends after one event: the browser
+// reconnects with Last-Event-ID (the event's resourceVersion), the fake
+// answers 410 Expired as a server that no longer keeps that version, and
+// the page lists again and watches from the new list's resourceVersion,
+// showing what only the new list has.
+func TestDashboardResumesAWatchAndListsAgainWhenItExpired(t *testing.T) {
+	t.Parallel()
+	fake := &fakeWatchAPI{cut: make(chan struct{})}
+	srv := httptest.NewServer(fake.handler())
+	t.Cleanup(func() {
+		fake.once.Do(func() { close(fake.cut) })
+		srv.Close()
+	})
+	b := newBrowser(t, srv.URL)
+	b.signIn("any")
+	b.goTo("pods")
+	b.waitFor("the pod the watch sent", `!!document.querySelector('#pods-table tr[data-key="default/first"]')`)
+
+	fake.once.Do(func() { close(fake.cut) }) // end the stream
+	b.waitFor("the pod only the second list has", `!!document.querySelector('#pods-table tr[data-key="default/second"]')`)
+	lists, lastIDs, watchRVs := fake.seen()
+	if lists < 2 {
+		t.Errorf("the pods were listed %d times, want again after the 410", lists)
+	}
+	if len(lastIDs) == 0 || lastIDs[0] != "11" {
+		t.Errorf("the reconnections sent Last-Event-ID %q, want 11 (the event's resourceVersion) first", lastIDs)
+	}
+	err := testbed.Poll(context.Background(), 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		_, _, watchRVs = fake.seen()
+		return slices.Contains(watchRVs, "20"), nil
+	})
+	if err != nil {
+		t.Errorf("the watches started from %q, want one from the second list's resourceVersion 20", watchRVs)
+	}
+	if b.text(`#pods-table tr[data-key="default/first"]`) == "" {
+		b.fail("the pod of the first list is gone after listing again")
+	}
+	b.screenshot("relisted")
+}
+
+// fakeWatchAPI serves the pods list and watch (other kinds: empty lists
+// and idle streams). The first pods watch sends one ADDED event (id 11)
+// and ends when cut closes; a watch resumed from 11 gets 410 Expired; the
+// second list has one pod more, at resourceVersion 20.
+type fakeWatchAPI struct {
+	cut  chan struct{}
+	once sync.Once
+
+	mu       sync.Mutex
+	lists    int
+	lastIDs  []string
+	watchRVs []string
+}
+
+func (f *fakeWatchAPI) seen() (int, []string, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists, slices.Clone(f.lastIDs), slices.Clone(f.watchRVs)
+}
+
+func fakePod(name, rv string) map[string]any {
+	return map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": name, "namespace": "default", "resourceVersion": rv, "creationTimestamp": time.Now().UTC().Format(time.RFC3339)},
+		"spec":     map[string]any{"runtimeClassName": "wasm", "containers": []any{map[string]any{"name": "app", "image": "file:///app.wasm"}}},
+		"status":   map[string]any{"phase": "Running"},
+	}
+}
+
+func (f *fakeWatchAPI) handler() http.Handler {
+	e := echo.New()
+	ui.Register(e)
+	h := func(c echo.Context) error {
+		req := c.Request()
+		pods := req.URL.Path == "/api/v1/pods"
+		if req.URL.Path == api.WhoAmIPath {
+			return c.JSON(http.StatusOK, api.Token{TypeMeta: api.TypeMeta{Kind: "Token", APIVersion: "v1"}, Name: "admin", Role: api.RoleAdmin})
+		}
+		if c.QueryParam("watch") != "true" {
+			if !pods {
+				return c.JSON(http.StatusOK, map[string]any{"kind": "List", "metadata": map[string]string{"resourceVersion": "5"}, "items": []any{}})
+			}
+			f.mu.Lock()
+			f.lists++
+			n := f.lists
+			f.mu.Unlock()
+			if n == 1 {
+				return c.JSON(http.StatusOK, map[string]any{"kind": "PodList", "metadata": map[string]string{"resourceVersion": "10"}, "items": []any{}})
+			}
+			return c.JSON(http.StatusOK, map[string]any{"kind": "PodList", "metadata": map[string]string{"resourceVersion": "20"},
+				"items": []any{fakePod("first", "11"), fakePod("second", "19")}})
+		}
+		from := c.QueryParam("resourceVersion")
+		if id := req.Header.Get(api.LastEventIDHeader); id != "" {
+			from = id
+		}
+		if pods {
+			f.mu.Lock()
+			if id := req.Header.Get(api.LastEventIDHeader); id != "" {
+				f.lastIDs = append(f.lastIDs, id)
+			}
+			f.watchRVs = append(f.watchRVs, from)
+			f.mu.Unlock()
+			if from == "11" {
+				return c.JSON(http.StatusGone, api.Status{
+					TypeMeta: api.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: api.StatusFailure, Code: http.StatusGone,
+					Reason: api.StatusReasonExpired, Message: "resourceVersion 11 is older than the store keeps: list again",
+				})
+			}
+		}
+		w := c.Response()
+		w.Header().Set("Content-Type", api.MediaEventStream)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("retry: 100\n\n"))
+		if pods && from == "10" {
+			ev, _ := json.Marshal(map[string]any{"type": "ADDED", "object": fakePod("first", "11")})
+			_, _ = fmt.Fprintf(w, "id: 11\ndata: %s\n\n", ev)
+		}
+		w.Flush()
+		if pods && from == "10" {
+			select {
+			case <-req.Context().Done():
+			case <-f.cut:
+			}
+			return nil
+		}
+		<-req.Context().Done()
+		return nil
+	}
+	e.GET("/api/*", h)
+	e.GET("/apis/*", h)
+	return e
 }

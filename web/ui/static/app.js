@@ -125,7 +125,8 @@ function signedIn(fromForm) {
 // limits from the errors of what it tries).
 async function whoAmI() {
   try {
-    state.identity = await session.json("GET", config.whoAmIPath);
+    const id = await session.json("GET", config.whoAmIPath);
+    state.identity = id && id.name && id.role ? id : null;
   } catch (err) {
     if (err.code === 404) return;
     throw err;
