@@ -143,11 +143,12 @@ func (k kindHandlers) replace(c echo.Context) error {
 			return aboutObject(err, k.info, name)
 		}
 	}
-	m.Generation = sm.Generation
-	if !sameSpec(stored, obj) {
-		m.Generation++
-	}
+	// metadata.generation is the store's to bump (UpdateObject does when
+	// the spec changed).
 	if err := api.Validate(obj); err != nil {
+		return aboutObject(err, k.info, name)
+	}
+	if err := admission.AdmitUpdate(ctx, k.s.store, obj); err != nil {
 		return aboutObject(err, k.info, name)
 	}
 	if err := k.s.store.UpdateObject(ctx, obj); err != nil {
@@ -329,14 +330,3 @@ func copyStatus(dst, src api.Object) {
 	}
 }
 
-// sameSpec compares the specs by their JSON form, so that nil and empty
-// lists are equal as they are on the wire.
-func sameSpec(a, b api.Object) bool {
-	fa, fb := field(a, "Spec"), field(b, "Spec")
-	if !fa.IsValid() || !fb.IsValid() {
-		return false
-	}
-	ja, errA := json.Marshal(fa.Interface())
-	jb, errB := json.Marshal(fb.Interface())
-	return errA == nil && errB == nil && string(ja) == string(jb)
-}
