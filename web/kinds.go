@@ -329,4 +329,3 @@ func copyStatus(dst, src api.Object) {
 		d.Set(s)
 	}
 }
-
