@@ -169,7 +169,7 @@ func (k kindHandlers) listPage(c echo.Context, ns string, q listQuery) error {
 			return fmt.Errorf("the continue token is too old to continue the list; start a new list without it: %w", err)
 		}
 	}
-	objs, rev, err := k.s.store.ListSnapshot(ctx, k.info, ns)
+	objs, rev, err := k.s.listSnapshot(ctx, k.info, ns)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -50,7 +51,17 @@ type Options struct {
 	// (allowWatchBookmarks=true) gets one when its resourceVersion moved.
 	// 0 means DefaultWatchBookmarkInterval.
 	WatchBookmarkInterval time.Duration
+	// MaxListsInFlight bounds how many lists read the store at once; the
+	// others wait their turn (or until their client gives up). A list reads
+	// every object of its kind and namespace, so many large lists at once
+	// would make the store's own requests time out. 0 means
+	// DefaultMaxListsInFlight.
+	MaxListsInFlight int
 }
+
+// DefaultMaxListsInFlight is Options.MaxListsInFlight when unset: four per
+// CPU, at least eight.
+func DefaultMaxListsInFlight() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
 
 // DefaultWatchBookmarkInterval is Options.WatchBookmarkInterval when unset.
 const DefaultWatchBookmarkInterval = 30 * time.Second
@@ -93,6 +104,8 @@ type Server struct {
 	registry  *prometheus.Registry // nil: no /metrics
 	metrics   *apiMetrics          // nil without registry
 	openAPI   openAPIDoc
+	// lists holds a slot per list reading the store (MaxListsInFlight).
+	lists chan struct{}
 
 	// watchCtx ends every watch stream when the server shuts down, so
 	// that Shutdown does not wait for long-lived responses.
@@ -115,6 +128,9 @@ func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore,
 	if opts.WatchBookmarkInterval <= 0 {
 		opts.WatchBookmarkInterval = DefaultWatchBookmarkInterval
 	}
+	if opts.MaxListsInFlight <= 0 {
+		opts.MaxListsInFlight = DefaultMaxListsInFlight()
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -126,6 +142,7 @@ func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore,
 		log:       log.With("component", "api"),
 		now:       time.Now,
 	}
+	s.lists = make(chan struct{}, opts.MaxListsInFlight)
 	for _, o := range extra {
 		o(s)
 	}
@@ -261,4 +278,16 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			"duration", d)
 		return nil
 	}
+}
+
+// listSnapshot reads a kind's objects from the store, waiting for one of
+// the MaxListsInFlight slots first.
+func (s *Server) listSnapshot(ctx context.Context, info api.KindInfo, ns string) ([]api.Object, uint64, error) {
+	select {
+	case s.lists <- struct{}{}:
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	}
+	defer func() { <-s.lists }()
+	return s.store.ListSnapshot(ctx, info, ns)
 }

@@ -83,7 +83,7 @@ func (k kindHandlers) watch(c echo.Context, ns string, q listQuery) error {
 	}
 	st := &watchState{k: k, q: q, resumed: q.resourceVersion > 0, objs: map[string]watched{}}
 	if st.resumed {
-		objs, rev, err := k.s.store.ListSnapshot(ctx, k.info, ns)
+		objs, rev, err := k.s.listSnapshot(ctx, k.info, ns)
 		if err != nil {
 			return err
 		}
