@@ -25,19 +25,30 @@ type statusReporter struct {
 
 	mu      sync.Mutex
 	pending map[string]*queuedReport // by pod UID
-	seq     uint64
-	wake    chan struct{}
+	// sent holds the pods with a report delivered: only a pod's first
+	// report may be held back (see pendingHold).
+	sent map[string]bool
+	seq  uint64
+	wake chan struct{}
 }
 
 type queuedReport struct {
 	seq    uint64
 	report api.PodStatusReport
+	// notBefore holds a Pending report back briefly: a container that
+	// starts at once replaces it with Running, and the control plane
+	// makes one write for the pod instead of two.
+	notBefore time.Time
 }
+
+// pendingHold is how long a Pending report may wait for the Running one
+// that replaces it. A start slower than this is reported as Pending.
+const pendingHold = 100 * time.Millisecond
 
 func newStatusReporter(nc *nats.Conn, node string, requestTimeout time.Duration, log *slog.Logger) *statusReporter {
 	return &statusReporter{
 		nc: nc, subject: api.AgentSubject(node, api.AgentStatus), requestTimeout: requestTimeout, log: log,
-		pending: map[string]*queuedReport{}, wake: make(chan struct{}, 1),
+		pending: map[string]*queuedReport{}, sent: map[string]bool{}, wake: make(chan struct{}, 1),
 	}
 }
 
@@ -45,7 +56,16 @@ func newStatusReporter(nc *nats.Conn, node string, requestTimeout time.Duration,
 func (r *statusReporter) Enqueue(rep api.PodStatusReport) {
 	r.mu.Lock()
 	r.seq++
-	r.pending[rep.UID] = &queuedReport{seq: r.seq, report: rep}
+	q := &queuedReport{seq: r.seq, report: rep}
+	if prev, ok := r.pending[rep.UID]; ok {
+		q.notBefore = prev.notBefore // a hold is never extended
+	} else if quietPending(rep) && !r.sent[rep.UID] {
+		q.notBefore = time.Now().Add(pendingHold)
+	}
+	if !quietPending(rep) {
+		q.notBefore = time.Time{} // news (Running, an error) goes at once
+	}
+	r.pending[rep.UID] = q
 	r.mu.Unlock()
 	kick(r.wake)
 }
@@ -73,8 +93,12 @@ func (r *statusReporter) Run(ctx context.Context) {
 		case <-retry:
 		}
 		retry = nil
-		if r.flush(ctx) {
+		ok, held := r.flush(ctx)
+		if ok {
 			failures = 0
+			if held > 0 {
+				retry = time.After(held)
+			}
 			continue
 		}
 		failures++
@@ -82,24 +106,33 @@ func (r *statusReporter) Run(ctx context.Context) {
 	}
 }
 
-// flush sends every queued report, oldest first; it stops at the first
-// failure to reach the control plane and reports whether all were sent.
-func (r *statusReporter) flush(ctx context.Context) bool {
+// flush sends every queued report that is due, oldest first; it stops at
+// the first failure to reach the control plane and reports whether all due
+// reports were sent and how long until the next held one is due.
+func (r *statusReporter) flush(ctx context.Context) (bool, time.Duration) {
+	now := time.Now()
+	var held time.Duration
 	r.mu.Lock()
 	batch := make([]queuedReport, 0, len(r.pending))
 	for _, q := range r.pending {
+		if wait := q.notBefore.Sub(now); wait > 0 {
+			if held == 0 || wait < held {
+				held = wait
+			}
+			continue
+		}
 		batch = append(batch, *q)
 	}
 	r.mu.Unlock()
 	sort.Slice(batch, func(i, j int) bool { return batch[i].seq < batch[j].seq })
 	for _, q := range batch {
 		if ctx.Err() != nil {
-			return false
+			return false, held
 		}
 		ack, err := r.send(ctx, &q.report)
 		if err != nil {
 			r.log.Debug("status report not delivered; will retry", "pod", q.report.Namespace+"/"+q.report.Name, "err", err)
-			return false
+			return false, held
 		}
 		if ack.Error != "" {
 			// Refused, not lost: retrying the same report cannot help,
@@ -110,9 +143,14 @@ func (r *statusReporter) flush(ctx context.Context) bool {
 		if cur, ok := r.pending[q.report.UID]; ok && cur.seq == q.seq {
 			delete(r.pending, q.report.UID)
 		}
+		if q.report.Removed {
+			delete(r.sent, q.report.UID)
+		} else {
+			r.sent[q.report.UID] = true
+		}
 		r.mu.Unlock()
 	}
-	return true
+	return true, held
 }
 
 func (r *statusReporter) send(ctx context.Context, rep *api.PodStatusReport) (*api.Ack, error) {
@@ -131,4 +169,22 @@ func (r *statusReporter) send(ctx context.Context, rep *api.PodStatusReport) (*a
 		return nil, err
 	}
 	return &ack, nil
+}
+
+// quietPending reports whether rep only says the pod is being set up
+// (Pending, containers waiting for their start): the kind of report that
+// may wait briefly for the Running one.
+func quietPending(rep api.PodStatusReport) bool {
+	if rep.Removed || rep.Status.Phase != api.PodPending {
+		return false
+	}
+	for _, cs := range append(rep.Status.InitContainerStatuses, rep.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
+			return false
+		}
+		if cs.State.Terminated != nil {
+			return false
+		}
+	}
+	return true
 }

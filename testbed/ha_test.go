@@ -124,14 +124,22 @@ func TestTwoServersOneLeaderSurvivesKill(t *testing.T) {
 	if _, total, uids := running(fc); total != 3 || !sameKeys(uids, before) {
 		t.Fatalf("after the takeover the pods are %v, want the same 3 as before %v", uids, before)
 	}
-	d, err := fc.GetObject(ctx, api.KindOf(&api.Deployment{}), "default", "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dep := d.(*api.Deployment)
+	// Scale as `skiff scale` does: read, change, write with the
+	// resourceVersion, again on a conflict (the controllers write status).
 	five := int32(5)
-	dep.Spec.Replicas = &five
-	if _, err := fc.UpdateObject(ctx, dep); err != nil {
+	if err := testbed.Poll(ctx, 10*time.Second, 10*time.Millisecond, func() (bool, error) {
+		d, err := fc.GetObject(ctx, api.KindOf(&api.Deployment{}), "default", "web")
+		if err != nil {
+			return false, err
+		}
+		dep := d.(*api.Deployment)
+		dep.Spec.Replicas = &five
+		_, err = fc.UpdateObject(ctx, dep)
+		if client.IsConflict(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	maxTotal := 0

@@ -104,14 +104,14 @@ func TestCreateInTerminatingNamespaceIsForbidden(t *testing.T) {
 	if !errors.Is(err, admission.ErrForbidden) || !strings.Contains(err.Error(), "metadata.namespace") || !strings.Contains(err.Error(), "being terminated") {
 		t.Fatalf("API create: got %v, want forbidden naming metadata.namespace", err)
 	}
-	if err := admission.AdmitPod(ctx, st, pod("team-a", "by-controller", api.ResourceRequirements{})); !errors.Is(err, admission.ErrForbidden) {
+	if err := admission.AdmitPod(ctx, st, pod("team-a", "by-controller", api.ResourceRequirements{}), nil); !errors.Is(err, admission.ErrForbidden) {
 		t.Fatalf("controller create: got %v, want forbidden", err)
 	}
 }
 
 func TestControllerPodsInAMissingNamespaceAreLeftToTheirOwner(t *testing.T) {
 	st := newStore(t)
-	if err := admission.AdmitPod(t.Context(), st, pod("gone", "web-1", api.ResourceRequirements{})); err != nil {
+	if err := admission.AdmitPod(t.Context(), st, pod("gone", "web-1", api.ResourceRequirements{}), nil); err != nil {
 		t.Fatalf("AdmitPod checks quota and Terminating only: %v", err)
 	}
 }

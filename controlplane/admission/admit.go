@@ -49,7 +49,7 @@ func Admit(ctx context.Context, st *store.Store, obj api.Object) error {
 		return err
 	}
 	if p, ok := obj.(*api.Pod); ok {
-		return admitQuota(ctx, st, p)
+		return admitQuota(ctx, st, p, nil)
 	}
 	return nil
 }
@@ -68,11 +68,17 @@ func AdmitUpdate(ctx context.Context, st *store.Store, obj api.Object) error {
 // namespace over a ResourceQuota (an error wrapping ErrForbidden, worded as
 // Kubernetes words it). A missing namespace is not checked here: the pod's
 // owner passed admission in it.
-func AdmitPod(ctx context.Context, st *store.Store, pod *api.Pod) error {
+//
+// quotas, when not nil, are the namespace's ResourceQuotas as the caller's
+// informer holds them; nil reads them from the store. Controllers pass their
+// cache: listing the store costs a JetStream consumer per pod, which at
+// fleet scale is the slowest part of a create. Either way the charge itself
+// is a compare-and-swap on each quota, so nothing overshoots.
+func AdmitPod(ctx context.Context, st *store.Store, pod *api.Pod, quotas []*api.ResourceQuota) error {
 	if err := checkNamespace(ctx, st, api.KindOf(pod), &pod.ObjectMeta, false); err != nil {
 		return err
 	}
-	return admitQuota(ctx, st, pod)
+	return admitQuota(ctx, st, pod, quotas)
 }
 
 // displayName is the name an error shows for an object that may not have

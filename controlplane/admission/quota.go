@@ -278,16 +278,22 @@ func usedFromStatus(q *api.ResourceQuota) usage {
 // admitQuota charges pod against every ResourceQuota of its namespace,
 // reserving on each in turn; a refusal by one gives back what the others
 // reserved.
-func admitQuota(ctx context.Context, st *store.Store, pod *api.Pod) error {
-	info := api.KindOf(&api.ResourceQuota{})
-	objs, _, err := st.ListObjects(ctx, info, pod.Namespace)
-	if err != nil {
-		return fmt.Errorf("admit pod %s/%s: list quotas: %w", pod.Namespace, displayName(&pod.ObjectMeta), err)
+func admitQuota(ctx context.Context, st *store.Store, pod *api.Pod, cached []*api.ResourceQuota) error {
+	if cached == nil {
+		info := api.KindOf(&api.ResourceQuota{})
+		objs, _, err := st.ListObjects(ctx, info, pod.Namespace)
+		if err != nil {
+			return fmt.Errorf("admit pod %s/%s: list quotas: %w", pod.Namespace, displayName(&pod.ObjectMeta), err)
+		}
+		cached = make([]*api.ResourceQuota, 0, len(objs))
+		for _, o := range objs {
+			cached = append(cached, o.(*api.ResourceQuota))
+		}
 	}
 	var quotas []string
-	for _, o := range objs {
-		if len(hardNames(o.(*api.ResourceQuota))) > 0 {
-			quotas = append(quotas, o.GetObjectMeta().Name)
+	for _, q := range cached {
+		if q.Namespace == pod.Namespace && len(hardNames(q)) > 0 {
+			quotas = append(quotas, q.Name)
 		}
 	}
 	if len(quotas) == 0 {

@@ -20,7 +20,8 @@ import (
 // Options configure the Server.
 type Options struct {
 	// Workers handle status reports in parallel, each pod always on the
-	// same worker so its reports stay in order. Default 8.
+	// same worker so its reports stay in order. Default 32: each write
+	// waits for an fsync, and the store takes many at once.
 	Workers int
 	// Replicas of the leases bucket. Default 1.
 	Replicas int
@@ -64,7 +65,7 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, replicas int) (jets
 // New returns a Server; Start subscribes it.
 func New(nc *nats.Conn, st *store.Store, leases jetstream.KeyValue, opts Options, log *slog.Logger) *Server {
 	if opts.Workers == 0 {
-		opts.Workers = 8
+		opts.Workers = 32
 	}
 	return &Server{
 		opts: opts, nc: nc, pods: store.For[*api.Pod](st), nodes: store.For[*api.Node](st),

@@ -64,7 +64,7 @@ type CronJobController struct {
 func NewCronJobController(inf *informer.Set, st *store.Store, log *slog.Logger) *CronJobController {
 	c := &CronJobController{
 		inf: inf, cjs: store.For[*api.CronJob](st), jobs: store.For[*api.Job](st),
-		pc: podControl{pods: store.For[*api.Pod](st), now: time.Now},
+		pc: newPodControl(inf, st),
 		q:  NewQueue(5*time.Millisecond, time.Minute), log: log, now: time.Now,
 	}
 	enqueue := func(cj *api.CronJob) { c.q.Add(informer.KeyOf(cj)) }

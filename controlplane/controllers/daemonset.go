@@ -71,7 +71,7 @@ type DaemonSetController struct {
 // NewDaemonSetController wires the controller to the informers.
 func NewDaemonSetController(inf *informer.Set, st *store.Store, log *slog.Logger) *DaemonSetController {
 	c := &DaemonSetController{
-		inf: inf, dss: store.For[*api.DaemonSet](st), pc: podControl{pods: store.For[*api.Pod](st), now: time.Now},
+		inf: inf, dss: store.For[*api.DaemonSet](st), pc: newPodControl(inf, st),
 		exp: NewExpectations(), q: NewQueue(5*time.Millisecond, time.Minute), log: log, now: time.Now,
 		failBase: time.Second, failMax: 5 * time.Minute, failures: &nodeBackoff{m: map[string]backoffEntry{}},
 	}
@@ -322,7 +322,7 @@ func (c *DaemonSetController) Reconcile(ctx context.Context, key string) (time.D
 	// the last awaited event could land in between, and the reconcile
 	// would act on a list that still holds a pod it already deleted.
 	satisfied := c.exp.Satisfied(key)
-	pods := c.inf.Pods.List(ns, func(p *api.Pod) bool { return isControlledBy(p, ds.UID) })
+	pods := c.inf.Pods.ControlledBy(ds.UID)
 	adopted, err := c.adopt(ctx, ds)
 	pods = append(pods, adopted...)
 	nodes := c.inf.Nodes.List("", nil)
@@ -630,7 +630,7 @@ func (c *DaemonSetController) adopt(ctx context.Context, ds *api.DaemonSet) ([]*
 		return ControllerOf(p) == nil && isActive(p) && p.Spec.NodeName != "" && ds.Spec.Selector.Matches(p.Labels)
 	}
 	var out []*api.Pod
-	for _, o := range c.inf.Pods.List(ds.Namespace, keep) {
+	for _, o := range c.inf.Pods.Orphans(ds.Namespace, keep) {
 		p, err := c.pc.pods.Mutate(ctx, o.Namespace, o.Name, func(p *api.Pod) error {
 			if !keep(p) {
 				return store.ErrSkip

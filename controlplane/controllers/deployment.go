@@ -88,7 +88,7 @@ func (c *DeploymentController) Reconcile(ctx context.Context, key string) (time.
 	if !ok || d.DeletionTimestamp != nil {
 		return 0, nil
 	}
-	rsList := c.inf.ReplicaSets.List(ns, func(rs *api.ReplicaSet) bool { return isControlledBy(rs, d.UID) })
+	rsList := c.inf.ReplicaSets.ControlledBy(d.UID)
 	hash := TemplateHash(&d.Spec.Template)
 	var newRS *api.ReplicaSet
 	var old []*api.ReplicaSet
@@ -205,10 +205,10 @@ func (c *DeploymentController) recreate(ctx context.Context, d *api.Deployment, 
 		}
 	}
 	for _, rs := range old {
-		if n := len(c.inf.Pods.List(rs.Namespace, func(p *api.Pod) bool {
-			return isControlledBy(p, rs.UID) && p.Status.Phase != api.PodSucceeded && p.Status.Phase != api.PodFailed
-		})); n > 0 {
-			return nil // wait for the old pods to be gone
+		for _, p := range c.inf.Pods.ControlledBy(rs.UID) {
+			if !p.Status.Phase.Terminal() {
+				return nil // wait for the old pods to be gone
+			}
 		}
 	}
 	return c.scale(ctx, newRS, replicasOf(d.Spec.Replicas))

@@ -78,7 +78,7 @@ type JobController struct {
 // NewJobController wires the controller to the informers.
 func NewJobController(inf *informer.Set, st *store.Store, log *slog.Logger) *JobController {
 	c := &JobController{
-		inf: inf, jobs: store.For[*api.Job](st), pc: podControl{pods: store.For[*api.Pod](st), now: time.Now},
+		inf: inf, jobs: store.For[*api.Job](st), pc: newPodControl(inf, st),
 		exp: NewExpectations(), q: NewQueue(5*time.Millisecond, time.Minute), log: log, now: time.Now,
 		backoffBase: 10 * time.Second, backoffMax: 6 * time.Minute,
 	}
@@ -224,7 +224,7 @@ func (c *JobController) Reconcile(ctx context.Context, key string) (time.Duratio
 	}
 	// Expectations before the list (see DaemonSetController.Reconcile).
 	satisfied := c.exp.Satisfied(key)
-	pods := countJobPods(job, c.inf.Pods.List(ns, func(p *api.Pod) bool { return isControlledBy(p, job.UID) }))
+	pods := countJobPods(job, c.inf.Pods.ControlledBy(job.UID))
 	st := job.Status
 	st.Conditions = slices.Clone(job.Status.Conditions)
 	st.Succeeded = max(st.Succeeded, pods.succeeded)
@@ -457,7 +457,12 @@ func (c *JobController) writeStatus(ctx context.Context, job *api.Job, st api.Jo
 func (c *JobController) finished(ctx context.Context, job *api.Job, now time.Time) (time.Duration, error) {
 	key := informer.KeyOf(job)
 	satisfied := c.exp.Satisfied(key)
-	active := c.inf.Pods.List(job.Namespace, func(p *api.Pod) bool { return isControlledBy(p, job.UID) && isActive(p) })
+	var active []*api.Pod
+	for _, p := range c.inf.Pods.ControlledBy(job.UID) {
+		if isActive(p) {
+			active = append(active, p)
+		}
+	}
 	if len(active) > 0 && satisfied {
 		if err := c.deletePods(ctx, key, active); err != nil {
 			return 0, err
@@ -502,7 +507,7 @@ func deleteJobWithPods(ctx context.Context, jobs *store.Resource[*api.Job], pc p
 	if cur.UID != job.UID {
 		return nil
 	}
-	pods := inf.Pods.List(job.Namespace, func(p *api.Pod) bool { return isControlledBy(p, job.UID) })
+	pods := inf.Pods.ControlledBy(job.UID)
 	if err := parallel(ctx, pods, pc.delete); err != nil {
 		return fmt.Errorf("delete pods of job %s/%s: %w", job.Namespace, job.Name, err)
 	}

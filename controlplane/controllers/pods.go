@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/admission"
+	"github.com/skiff-sh/skiff/controlplane/informer"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -139,10 +140,21 @@ func rankForDeletion(pods []*api.Pod, nodeReady func(string) bool) {
 type podControl struct {
 	pods *store.Resource[*api.Pod]
 	now  func() time.Time
+	// quotas lists a namespace's ResourceQuotas from the informer, for
+	// admission.
+	quotas *informer.Informer[*api.ResourceQuota]
+}
+
+func newPodControl(inf *informer.Set, st *store.Store) podControl {
+	return podControl{pods: store.For[*api.Pod](st), now: time.Now, quotas: inf.ResourceQuotas}
 }
 
 func (pc podControl) create(ctx context.Context, p *api.Pod) error {
-	if err := admission.AdmitPod(ctx, pc.pods.Store(), p); err != nil {
+	var quotas []*api.ResourceQuota // nil: admission reads the store
+	if pc.quotas != nil {
+		quotas = pc.quotas.List(p.Namespace, nil)
+	}
+	if err := admission.AdmitPod(ctx, pc.pods.Store(), p, quotas); err != nil {
 		return fmt.Errorf("create pod for %s: %w", p.GenerateName, err)
 	}
 	if err := pc.pods.Create(ctx, p); err != nil {

@@ -37,7 +37,7 @@ type ReplicaSetController struct {
 // NewReplicaSetController wires the controller to the informers.
 func NewReplicaSetController(inf *informer.Set, st *store.Store, log *slog.Logger) *ReplicaSetController {
 	c := &ReplicaSetController{
-		inf: inf, rss: store.For[*api.ReplicaSet](st), pc: podControl{pods: store.For[*api.Pod](st), now: time.Now},
+		inf: inf, rss: store.For[*api.ReplicaSet](st), pc: newPodControl(inf, st),
 		exp: NewExpectations(), q: NewQueue(5*time.Millisecond, time.Minute), log: log, now: time.Now,
 	}
 	enqueue := func(rs *api.ReplicaSet) { c.q.Add(informer.KeyOf(rs)) }
@@ -131,7 +131,7 @@ func (c *ReplicaSetController) Reconcile(ctx context.Context, key string) (time.
 	// the two then makes this reconcile wait rather than act twice on a
 	// list that predates it.
 	satisfied := c.exp.Satisfied(key)
-	pods := c.inf.Pods.List(ns, func(p *api.Pod) bool { return isControlledBy(p, rs.UID) })
+	pods := c.inf.Pods.ControlledBy(rs.UID)
 	adopted, err := c.adopt(ctx, rs)
 	pods = append(pods, adopted...)
 	var active []*api.Pod
@@ -157,8 +157,8 @@ func (c *ReplicaSetController) adopt(ctx context.Context, rs *api.ReplicaSet) ([
 	if rs.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	orphans := c.inf.Pods.List(rs.Namespace, func(p *api.Pod) bool {
-		return ControllerOf(p) == nil && isActive(p) && rs.Spec.Selector.Matches(p.Labels)
+	orphans := c.inf.Pods.Orphans(rs.Namespace, func(p *api.Pod) bool {
+		return isActive(p) && rs.Spec.Selector.Matches(p.Labels)
 	})
 	var out []*api.Pod
 	for _, o := range orphans {

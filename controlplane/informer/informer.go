@@ -35,11 +35,16 @@ type Informer[T api.Object] struct {
 	res *store.Resource[T]
 	log *slog.Logger
 
-	mu       sync.RWMutex
-	items    map[string]T
-	handlers []Handler[T]
-	synced   chan struct{}
-	started  bool
+	mu    sync.RWMutex
+	items map[string]T
+	// byController indexes objects by their controller's uid; orphans
+	// holds those without one. Controllers read these instead of scanning
+	// every object of the kind on each reconcile.
+	byController map[string]map[string]T
+	orphans      map[string]T
+	handlers     []Handler[T]
+	synced       chan struct{}
+	started      bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -47,7 +52,8 @@ type Informer[T api.Object] struct {
 
 // New returns an informer over the kind of T; Start fills it.
 func New[T api.Object](st *store.Store, log *slog.Logger) *Informer[T] {
-	return &Informer[T]{res: store.For[T](st), log: log, items: map[string]T{}, synced: make(chan struct{})}
+	return &Informer[T]{res: store.For[T](st), log: log, items: map[string]T{}, synced: make(chan struct{}),
+		byController: map[string]map[string]T{}, orphans: map[string]T{}}
 }
 
 // Key is the cache key of an object: namespace/name, or name when
@@ -124,7 +130,11 @@ func (i *Informer[T]) apply(ev store.Event[T]) {
 		key := KeyOf(ev.Object)
 		i.mu.Lock()
 		old, had := i.items[key]
+		if had {
+			i.unindexLocked(key, old)
+		}
 		i.items[key] = ev.Object
+		i.indexLocked(key, ev.Object)
 		hs := i.handlers
 		i.mu.Unlock()
 		for _, h := range hs {
@@ -139,6 +149,9 @@ func (i *Informer[T]) apply(ev store.Event[T]) {
 		key := Key(ev.Namespace, ev.Name)
 		i.mu.Lock()
 		old, had := i.items[key]
+		if had {
+			i.unindexLocked(key, old)
+		}
 		delete(i.items, key)
 		hs := i.handlers
 		i.mu.Unlock()
@@ -151,6 +164,74 @@ func (i *Informer[T]) apply(ev store.Event[T]) {
 			}
 		}
 	}
+}
+
+// controllerUID is the uid of obj's controller (owner reference with
+// controller: true), or "".
+func controllerUID(obj api.Object) string {
+	for _, r := range obj.GetObjectMeta().OwnerReferences {
+		if r.Controller != nil && *r.Controller {
+			return r.UID
+		}
+	}
+	return ""
+}
+
+func (i *Informer[T]) indexLocked(key string, obj T) {
+	uid := controllerUID(obj)
+	if uid == "" {
+		i.orphans[key] = obj
+		return
+	}
+	m := i.byController[uid]
+	if m == nil {
+		m = map[string]T{}
+		i.byController[uid] = m
+	}
+	m[key] = obj
+}
+
+func (i *Informer[T]) unindexLocked(key string, obj T) {
+	uid := controllerUID(obj)
+	if uid == "" {
+		delete(i.orphans, key)
+		return
+	}
+	if m := i.byController[uid]; m != nil {
+		delete(m, key)
+		if len(m) == 0 {
+			delete(i.byController, uid)
+		}
+	}
+}
+
+// ControlledBy returns the cached objects whose controller has this uid.
+func (i *Informer[T]) ControlledBy(uid string) []T {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	m := i.byController[uid]
+	out := make([]T, 0, len(m))
+	for _, o := range m {
+		out = append(out, o)
+	}
+	return out
+}
+
+// Orphans returns the cached objects in ns ("" for all) that have no
+// controller and that keep returns true for (keep may be nil).
+func (i *Informer[T]) Orphans(ns string, keep func(T) bool) []T {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	var out []T
+	for _, o := range i.orphans {
+		if ns != "" && o.GetObjectMeta().Namespace != ns {
+			continue
+		}
+		if keep == nil || keep(o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // WaitSynced blocks until the cache holds every object that existed when

@@ -78,7 +78,7 @@ func benchScheduleAndBind(b *testing.B, nodeCount, podCount int, configure func(
 		b.StopTimer()
 		s.Stop()
 		cancel()
-		conflicts += s.conflicts
+		conflicts += int(s.conflicts.Load())
 
 		// The baseline: the same number of CAS updates of one key, each
 		// after the last, with a pod's worth of bytes.

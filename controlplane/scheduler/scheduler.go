@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skiff-sh/skiff/api"
@@ -54,8 +55,20 @@ type Scheduler struct {
 	// compare-and-swap, as before the cached-version fast path.
 	onBind     func(key, node string)
 	mutateOnly bool
+
+	// Binding runs apart from deciding, as kube-scheduler's binding
+	// cycle does: a decided pod is assumed in the cache at once (so the
+	// next decision counts it) and its write goes to a pool of binders.
+	// inflight holds each assumed pod's cached version from before the
+	// decision, to put back if the write fails; results come back to the
+	// run goroutine, which alone touches the cache.
+	jobs     chan bindJob
+	inflight map[string]*api.Pod
+	resMu    sync.Mutex
+	results  []bindResult
+	notify   chan struct{}
 	// conflicts counts writes of a cached version that met a newer one.
-	conflicts int
+	conflicts atomic.Int64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -85,6 +98,8 @@ func New(st *store.Store, opts Options, log *slog.Logger) *Scheduler {
 func (s *Scheduler) Start(ctx context.Context) error {
 	s.c = newCache()
 	s.queue, s.queued, s.waiting = nil, map[string]bool{}, map[string]bool{}
+	s.jobs, s.inflight, s.notify = make(chan bindJob, maxInflight), map[string]*api.Pod{}, make(chan struct{}, 1)
+	s.results = nil
 	s.changed, s.podsSynced, s.nodesSynced = false, false, false
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	pods, err := s.pods.Watch(ctx, store.WatchOptions{})
@@ -97,13 +112,26 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		s.cancel()
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	s.wg.Add(1)
+	s.wg.Add(1 + binders)
 	go func() {
 		defer s.wg.Done()
 		s.run(ctx, pods, nodes)
 	}()
+	for i := 0; i < binders; i++ {
+		go func() {
+			defer s.wg.Done()
+			s.binder(ctx)
+		}()
+	}
 	return nil
 }
+
+// binders write decided pods in parallel: one fsynced write at a time would
+// cap binding at the disk's latency, while the store takes many at once.
+const (
+	binders     = 16
+	maxInflight = 256
+)
 
 // Stop ends scheduling and waits for it.
 func (s *Scheduler) Stop() {
@@ -129,7 +157,7 @@ func (s *Scheduler) run(ctx context.Context, pods <-chan store.Event[*api.Pod], 
 		// Decide only once both watches have delivered what exists, so a
 		// decision never misses a node or the pods already bound.
 		ready := s.podsSynced && s.nodesSynced
-		if ready && len(s.queue) > 0 {
+		if ready && len(s.queue) > 0 && len(s.inflight) < maxInflight {
 			// Take every event that is already waiting before scheduling,
 			// so decisions use the freshest cache; block only when idle.
 			select {
@@ -146,6 +174,9 @@ func (s *Scheduler) run(ctx context.Context, pods <-chan store.Event[*api.Pod], 
 					return
 				}
 				s.onNode(ev)
+				continue
+			case <-s.notify:
+				s.drainResults()
 				continue
 			default:
 			}
@@ -182,6 +213,8 @@ func (s *Scheduler) run(ctx context.Context, pods <-chan store.Event[*api.Pod], 
 		case <-resync.C:
 			s.resync()
 		case <-retryC:
+		case <-s.notify:
+			s.drainResults()
 		}
 	}
 }
@@ -273,6 +306,9 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) {
 	if pi == nil || !needsScheduling(pi.pod) {
 		return
 	}
+	if _, busy := s.inflight[key]; busy {
+		return // its binding is being written; its result decides
+	}
 	p := pi.pod
 	start := time.Now()
 	node, err := s.fw.decide(s.c, pi)
@@ -300,34 +336,91 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) {
 		}
 		return
 	}
-	stored, bound, err := s.write(ctx, p, func(cur *api.Pod) bool {
-		if cur.UID != p.UID || !needsScheduling(cur) {
-			return false // bound or deleted meanwhile
+	// Assume the pod bound at once, so the next decision counts it, and
+	// hand the write to the binders.
+	assumed := *p
+	assumed.Spec.NodeName = node
+	s.c.setPod(key, &assumed)
+	s.inflight[key] = p
+	s.jobs <- bindJob{key: key, pod: p, node: node, at: now, start: start}
+}
+
+type bindJob struct {
+	key   string
+	pod   *api.Pod // the cached version the decision was made on
+	node  string
+	at    time.Time
+	start time.Time
+}
+
+type bindResult struct {
+	bindJob
+	stored *api.Pod
+	bound  bool
+	err    error
+}
+
+// binder writes bindings until ctx ends.
+func (s *Scheduler) binder(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-s.jobs:
+			p := j.pod
+			stored, bound, err := s.write(ctx, p, func(cur *api.Pod) bool {
+				if cur.UID != p.UID || !needsScheduling(cur) {
+					return false // bound or deleted meanwhile
+				}
+				cur.Spec.NodeName = j.node
+				cur.Status.Phase = api.PodPending
+				cur.Status.SetCondition(api.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: j.at})
+				return true
+			})
+			s.resMu.Lock()
+			s.results = append(s.results, bindResult{bindJob: j, stored: stored, bound: bound, err: err})
+			s.resMu.Unlock()
+			select {
+			case s.notify <- struct{}{}:
+			default: // a wake-up is already pending
+			}
 		}
-		cur.Spec.NodeName = node
-		cur.Status.Phase = api.PodPending
-		cur.Status.SetCondition(api.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: now})
-		return true
-	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// Deleted meanwhile; the watch says so next.
-	case err != nil:
-		s.observe(ResultError, start)
-		s.log.Warn("bind pod", "pod", key, "node", node, "err", err)
-		s.waiting[key] = true
-		s.changed = true
-	default:
-		if stored != nil {
-			// Count the claim now, so the next decision sees it before
-			// the watch echoes the write back.
-			s.c.setPod(key, stored)
-		}
-		if bound {
-			s.observe(ResultBound, start)
-			s.log.Debug("bound pod", "pod", key, "node", node)
-			if s.onBind != nil {
-				s.onBind(key, node)
+	}
+}
+
+// drainResults applies finished bindings to the cache (run goroutine only).
+func (s *Scheduler) drainResults() {
+	s.resMu.Lock()
+	results := s.results
+	s.results = nil
+	s.resMu.Unlock()
+	for _, r := range results {
+		delete(s.inflight, r.key)
+		cur := s.c.pod(r.key)
+		switch {
+		case errors.Is(r.err, store.ErrNotFound):
+			// Deleted meanwhile; the watch says so next.
+		case r.err != nil:
+			s.observe(ResultError, r.start)
+			s.log.Warn("bind pod", "pod", r.key, "node", r.node, "err", r.err)
+			// Take the assumption back unless the watch has news.
+			if cur != nil && store.RevisionOf(cur.pod) <= store.RevisionOf(r.pod) {
+				s.c.setPod(r.key, r.pod)
+			}
+			s.waiting[r.key] = true
+			s.changed = true
+		default:
+			if r.stored != nil && (cur == nil || store.RevisionOf(cur.pod) <= store.RevisionOf(r.stored)) {
+				s.c.setPod(r.key, r.stored)
+			} else if r.stored == nil && cur != nil && store.RevisionOf(cur.pod) <= store.RevisionOf(r.pod) {
+				s.c.setPod(r.key, r.pod) // nothing written: not ours to bind
+			}
+			if r.bound {
+				s.observe(ResultBound, r.start)
+				s.log.Debug("bound pod", "pod", r.key, "node", r.node)
+				if s.onBind != nil {
+					s.onBind(r.key, r.node)
+				}
 			}
 		}
 	}
@@ -354,7 +447,7 @@ func (s *Scheduler) write(ctx context.Context, cached *api.Pod, change func(*api
 		if !errors.Is(err, store.ErrConflict) {
 			return nil, false, err
 		}
-		s.conflicts++
+		s.conflicts.Add(1)
 	}
 	wrote := false
 	stored, err := s.pods.Mutate(ctx, cached.Namespace, cached.Name, func(cur *api.Pod) error {

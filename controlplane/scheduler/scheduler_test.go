@@ -166,7 +166,7 @@ func TestTwoSchedulersNeverBindAPodTwice(t *testing.T) {
 			t.Errorf("%s is on %q, the watch saw it bound to %q", p.Name, p.Spec.NodeName, writes.node[p.Name])
 		}
 	}
-	t.Logf("binds per scheduler: %v; cached-version writes that conflicted: %d", perScheduler, s1.conflicts+s2.conflicts)
+	t.Logf("binds per scheduler: %v; cached-version writes that conflicted: %d", perScheduler, s1.conflicts.Load()+s2.conflicts.Load())
 }
 
 func TestSchedulerFillsNodesToCapacityThenSaysWhyAndBindsWhenANodeJoins(t *testing.T) {

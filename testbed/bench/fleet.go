@@ -152,6 +152,10 @@ func Fleet(ctx context.Context, o FleetOptions) (*Summary, error) {
 	writes := streamSeq(ctx, objects) - seq0
 	first, last, bound := w.bindSpan()
 	bindRate := float64(bound) / max(last.Sub(first).Seconds(), 1e-3)
+	w.mu.Lock()
+	fmt.Fprintf(o.Out, "stages from the first create: creates %.1fs..%.1fs, binds %.1fs..%.1fs, last running %.1fs\n",
+		w.firstCreate.Sub(t0).Seconds(), w.lastCreate.Sub(t0).Seconds(), first.Sub(t0).Seconds(), last.Sub(t0).Seconds(), w.lastRunning.Sub(t0).Seconds())
+	w.mu.Unlock()
 
 	sum.Add("pods", want)
 	sum.Add("all_running_s", fmt.Sprintf("%.1f", total.Seconds()))
@@ -342,10 +346,15 @@ type podWatch struct {
 	first, last time.Time
 	running     atomic.Int64
 	isRunning   map[string]bool
+	// Stage times of the Deployment's pods: first and last create, and
+	// last running, to tell which stage limits the run.
+	created                 map[string]bool
+	firstCreate, lastCreate time.Time
+	lastRunning             time.Time
 }
 
 func newPodWatch() *podWatch {
-	return &podWatch{bound: map[string]bool{}, isRunning: map[string]bool{}}
+	return &podWatch{bound: map[string]bool{}, isRunning: map[string]bool{}, created: map[string]bool{}}
 }
 
 func (w *podWatch) run(ctx context.Context, js jetstream.JetStream) (func(), error) {
@@ -372,6 +381,13 @@ func (w *podWatch) run(ctx context.Context, js jetstream.JetStream) (func(), err
 			}
 			now := time.Now()
 			w.mu.Lock()
+			if p.Labels["app"] == "fleet-web" && !w.created[e.Key()] {
+				w.created[e.Key()] = true
+				if w.firstCreate.IsZero() {
+					w.firstCreate = now
+				}
+				w.lastCreate = now
+			}
 			// Binds of the Deployment's pods time the scheduler (the
 			// DaemonSet controller binds its own pods).
 			if p.Spec.NodeName != "" && !w.bound[e.Key()] && p.Labels["app"] == "fleet-web" {
@@ -384,6 +400,7 @@ func (w *podWatch) run(ctx context.Context, js jetstream.JetStream) (func(), err
 			if p.Status.Phase == api.PodRunning && !w.isRunning[e.Key()] {
 				w.isRunning[e.Key()] = true
 				w.running.Add(1)
+				w.lastRunning = now
 			}
 			w.mu.Unlock()
 		}
