@@ -185,6 +185,14 @@ type LogRequest struct {
 	Container  string `json:"container,omitempty"`
 	TailLines  *int64 `json:"tailLines,omitempty"`
 	LimitBytes int64  `json:"limitBytes,omitempty"`
+	// Previous asks for the log of the container's previous run (the one
+	// before its last restart) instead of the current one.
+	Previous bool `json:"previous,omitempty"`
+	// SinceOffset, when set, asks for the log from this byte offset on
+	// (at most LimitBytes of it) instead of its end; TailLines is then
+	// ignored. A follower passes the Offset of the last answer. An offset
+	// beyond the file's end (the log was rotated by a restart) reads from 0.
+	SinceOffset *int64 `json:"sinceOffset,omitempty"`
 }
 
 // LogResponse carries the log, or why there is none.
@@ -193,6 +201,12 @@ type LogResponse struct {
 	Error string `json:"error,omitempty"`
 	// NotFound says the node does not know the pod or container.
 	NotFound bool `json:"notFound,omitempty"`
+	// Offset is the byte offset in the log file where Data ends: the
+	// SinceOffset of the next read.
+	Offset int64 `json:"offset,omitempty"`
+	// Terminated says the container was not running when the log was
+	// read, so no more will be written to this log (a follower stops).
+	Terminated bool `json:"terminated,omitempty"`
 }
 
 // ArtifactChunkRequest asks for bytes [Offset, Offset+Length) of the

@@ -194,6 +194,7 @@ func (r *containerRunner) reattach(h *runtimes.TaskHandle) bool {
 		return false
 	}
 	r.rec.LastState = api.ContainerState{Terminated: term}
+	r.rotateLog()
 	r.rec.RestartCount++
 	return true
 }
@@ -430,6 +431,7 @@ func (r *containerRunner) exited(res *runtimes.ExitResult, startedAt time.Time) 
 	if !sleepCtx(r.ctx, delay) {
 		return false
 	}
+	r.rotateLog()
 	r.rec.RestartCount++
 	return true
 }
