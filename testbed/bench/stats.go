@@ -46,16 +46,23 @@ func (s *Summary) String() string {
 }
 
 // RSSBytes reads a process's resident set size from /proc.
-func RSSBytes(pid int) (int64, error) {
+func RSSBytes(pid int) (int64, error) { return procStatus(pid, "VmRSS:") }
+
+// AnonRSSBytes reads the anonymous part of a process's resident set (heap,
+// stacks): the memory the process itself uses, without the pages of its
+// executable, which the kernel shares and can drop.
+func AnonRSSBytes(pid int) (int64, error) { return procStatus(pid, "RssAnon:") }
+
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }

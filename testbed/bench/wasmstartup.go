@@ -100,12 +100,15 @@ func WasmStartup(ctx context.Context, o WasmStartupOptions) (*Summary, error) {
 	sum.Add("first_pod_ms", Ms(first))
 
 	if o.Binary != "" {
-		up, agent, err := idleRSS(ctx, o.Binary, filepath.Join(dir, "rss"))
+		rss, err := idleRSS(ctx, o.Binary, filepath.Join(dir, "rss"))
 		if err != nil {
 			return nil, fmt.Errorf("idle RSS: %w", err)
 		}
-		sum.Add("up_idle_rss_mb", fmt.Sprintf("%.1f", float64(up)/(1<<20)))
-		sum.Add("agent_idle_rss_mb", fmt.Sprintf("%.1f", float64(agent)/(1<<20)))
+		mb := func(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
+		sum.Add("up_idle_rss_mb", mb(rss.up))
+		sum.Add("up_idle_anon_mb", mb(rss.upAnon))
+		sum.Add("agent_idle_rss_mb", mb(rss.agent))
+		sum.Add("agent_idle_anon_mb", mb(rss.agentAnon))
 	}
 	return sum, nil
 }
@@ -185,36 +188,43 @@ func bareWazero(ctx context.Context, module []byte, n int) ([]time.Duration, err
 
 var urlLine = regexp.MustCompile(`(API|NATS):\s+(\S+)`)
 
+type idleMemory struct{ up, upAnon, agent, agentAnon int64 }
+
 // idleRSS starts `skiff up` and then `skiff agent` as processes, lets each
-// settle, and reads their resident set sizes.
-func idleRSS(ctx context.Context, binary, dir string) (upRSS, agentRSS int64, err error) {
+// settle, and reads their resident set sizes, whole and anonymous.
+func idleRSS(ctx context.Context, binary, dir string) (m idleMemory, err error) {
 	env := append(os.Environ(), "SKIFF_CONFIG="+filepath.Join(dir, "client.yaml"))
 	up := exec.CommandContext(ctx, binary, "up", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1",
 		"--data-dir", filepath.Join(dir, "up"), "--node-name", "bench-up", "--log-level", "warn")
 	up.Env = env
 	urls, err := startAndRead(up, 2)
 	if err != nil {
-		return 0, 0, fmt.Errorf("skiff up: %w", err)
+		return m, fmt.Errorf("skiff up: %w", err)
 	}
 	defer stopProcess(up)
 	agent := exec.CommandContext(ctx, binary, "agent", "--nats", urls["NATS"], "--data-dir", filepath.Join(dir, "agent"),
 		"--node-name", "bench-agent", "--log-level", "warn")
 	agent.Env = env
 	if _, err := startAndRead(agent, 0); err != nil {
-		return 0, 0, fmt.Errorf("skiff agent: %w", err)
+		return m, fmt.Errorf("skiff agent: %w", err)
 	}
 	defer stopProcess(agent)
 	// Let both settle: registration, first lease, GC.
 	select {
 	case <-ctx.Done():
-		return 0, 0, ctx.Err()
+		return m, ctx.Err()
 	case <-time.After(3 * time.Second):
 	}
-	if upRSS, err = RSSBytes(up.Process.Pid); err != nil {
-		return 0, 0, err
+	for _, r := range []struct {
+		dst  *int64
+		pid  int
+		read func(int) (int64, error)
+	}{{&m.up, up.Process.Pid, RSSBytes}, {&m.upAnon, up.Process.Pid, AnonRSSBytes}, {&m.agent, agent.Process.Pid, RSSBytes}, {&m.agentAnon, agent.Process.Pid, AnonRSSBytes}} {
+		if *r.dst, err = r.read(r.pid); err != nil {
+			return m, err
+		}
 	}
-	agentRSS, err = RSSBytes(agent.Process.Pid)
-	return upRSS, agentRSS, err
+	return m, nil
 }
 
 // startAndRead starts cmd and reads its stdout until it printed want
