@@ -290,32 +290,43 @@ func (d *Dispatcher) onSync(msg *nats.Msg) {
 
 // PodLogs asks the pod's node for a container's log.
 func (d *Dispatcher) PodLogs(ctx context.Context, pod *api.Pod, req api.LogRequest) ([]byte, error) {
+	resp, err := d.ReadPodLog(ctx, pod, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Data, nil
+}
+
+// ReadPodLog asks the pod's node for a container's log and returns the
+// whole answer: with the offset where the data ends and whether the
+// container terminated, which a follower needs. Errors are as PodLogs's.
+func (d *Dispatcher) ReadPodLog(ctx context.Context, pod *api.Pod, req api.LogRequest) (api.LogResponse, error) {
 	if pod.Spec.NodeName == "" {
-		return nil, fmt.Errorf("pod %s/%s is not scheduled yet, so it has no logs: %w", pod.Namespace, pod.Name, store.ErrNotFound)
+		return api.LogResponse{}, fmt.Errorf("pod %s/%s is not scheduled yet, so it has no logs: %w", pod.Namespace, pod.Name, store.ErrNotFound)
 	}
 	req.Namespace, req.Name, req.UID = pod.Namespace, pod.Name, pod.UID
 	b, err := json.Marshal(req)
 	if err != nil {
-		return nil, err
+		return api.LogResponse{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
 	defer cancel()
 	msg, err := d.nc.RequestWithContext(ctx, api.NodeLogsSubject(pod.Spec.NodeName), b)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("logs of pod %s/%s: node %s did not answer: %w", pod.Namespace, pod.Name, pod.Spec.NodeName, api.ErrNodeUnreachable)
+			return api.LogResponse{}, fmt.Errorf("logs of pod %s/%s: node %s did not answer: %w", pod.Namespace, pod.Name, pod.Spec.NodeName, api.ErrNodeUnreachable)
 		}
-		return nil, fmt.Errorf("logs of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return api.LogResponse{}, fmt.Errorf("logs of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	var resp api.LogResponse
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, fmt.Errorf("logs of pod %s/%s: bad answer from node %s: %w", pod.Namespace, pod.Name, pod.Spec.NodeName, err)
+		return api.LogResponse{}, fmt.Errorf("logs of pod %s/%s: bad answer from node %s: %w", pod.Namespace, pod.Name, pod.Spec.NodeName, err)
 	}
 	if resp.NotFound {
-		return nil, fmt.Errorf("logs of pod %s/%s: %s: %w", pod.Namespace, pod.Name, resp.Error, store.ErrNotFound)
+		return api.LogResponse{}, fmt.Errorf("logs of pod %s/%s: %s: %w", pod.Namespace, pod.Name, resp.Error, store.ErrNotFound)
 	}
 	if resp.Error != "" {
-		return nil, fmt.Errorf("logs of pod %s/%s: %s", pod.Namespace, pod.Name, resp.Error)
+		return api.LogResponse{}, fmt.Errorf("logs of pod %s/%s: %s", pod.Namespace, pod.Name, resp.Error)
 	}
-	return resp.Data, nil
+	return resp, nil
 }

@@ -431,3 +431,34 @@ func TestStopEndsAnsweringSyncs(t *testing.T) {
 		t.Errorf("sync after Stop: %v, want no responders", err)
 	}
 }
+
+func TestReadPodLogPassesOffsetsAndPreviousBothWays(t *testing.T) {
+	e, d := start(t)
+	n1 := e.node(t, "edge-1")
+	p := e.create(t, "default", "web", "edge-1")
+	got := make(chan api.LogRequest, 1)
+	if _, err := n1.nc.Subscribe(api.NodeLogsSubject("edge-1"), func(m *nats.Msg) {
+		var req api.LogRequest
+		_ = json.Unmarshal(m.Data, &req)
+		got <- req
+		b, _ := json.Marshal(api.LogResponse{Data: []byte("tick\n"), Offset: 42, Terminated: true})
+		_ = m.Respond(b)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	since := int64(37)
+	resp, err := d.ReadPodLog(context.Background(), p, api.LogRequest{Previous: true, SinceOffset: &since})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.Data) != "tick\n" || resp.Offset != 42 || !resp.Terminated {
+		t.Errorf("answer = %+v, want the node's data, offset and terminated", resp)
+	}
+	req := <-got
+	if !req.Previous || req.SinceOffset == nil || *req.SinceOffset != 37 {
+		t.Errorf("node got %+v, want previous and sinceOffset 37", req)
+	}
+}
