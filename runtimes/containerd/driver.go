@@ -99,10 +99,24 @@ type Options struct {
 //
 //   - Images come from containerd's image store in the driver's namespace:
 //     imported with ImportArchive (`skiff image import`) or `ctr -n skiff
-//     image import`, or pulled by other means. The driver does not pull. A
-//     reference is looked up as given, then in its normalized form
-//     ("busybox" → "docker.io/library/busybox:latest"). A missing image is
-//     runtimes.ErrImageNotFound.
+//     image import`, or pulled by other means. A reference is looked up as
+//     given, then in its normalized form ("busybox" →
+//     "docker.io/library/busybox:latest"); only when neither is there does
+//     Start pull it (containerd's client Pull: anonymous, HTTPS or HTTP for
+//     localhost, only the manifest for this node's platform), bounded by
+//     Start's context, and then checks and unpacks it like an imported
+//     image. A pull that fails
+//     (no registry reachable, an unknown image or tag) is
+//     runtimes.ErrImageNotFound with the registry's error in the message;
+//     the agent shows it as ErrImagePull, then ImagePullBackOff. Tests run
+//     the failure path only (no registry is reachable where they run); a
+//     successful pull needs a registry.
+//   - Exec (runtimes.Execer, for exec probes) runs a command as an extra
+//     process of the running task: the container's process spec (env,
+//     working directory, user, capabilities) with the command as args, no
+//     terminal, stdout and stderr captured through FIFOs into one buffer
+//     of at most runtimes.MaxExecOutput bytes. When ctx ends first the
+//     process is killed (SIGKILL) and removed and ctx's error returned.
 //   - Platforms: from an image index, the manifest for this node's platform
 //     is picked (containerd's default matcher, so an amd64 node also takes
 //     386). A single-manifest image names its platform only in its config,
@@ -184,7 +198,10 @@ type Driver struct {
 	starting map[string]struct{} // IDs whose Start or Recover is under way
 }
 
-var _ runtimes.Driver = (*Driver)(nil)
+var (
+	_ runtimes.Driver = (*Driver)(nil)
+	_ runtimes.Execer = (*Driver)(nil)
+)
 
 // New connects to containerd and returns a Driver. It fails when nothing
 // answers at the address within ten seconds.
@@ -313,7 +330,8 @@ func (d *Driver) release(id string) {
 // task, and returns once the task's process has started.
 //
 // Errors: runtimes.ErrTaskExists for a live ID or an existing container of
-// that ID; runtimes.ErrImageNotFound when the image is not in the store;
+// that ID; runtimes.ErrImageNotFound when the image is not in the store
+// and pulling it failed;
 // runtimes.ErrImagePlatform (an ErrInvalidImage) when it is for another
 // platform, runtimes.ErrInvalidImage when its content is broken; runtimes.ErrCommandNotFound when there is no command or runc
 // cannot execute it. A config the driver cannot carry out is an error

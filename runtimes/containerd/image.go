@@ -3,10 +3,12 @@ package containerd
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
@@ -24,6 +26,9 @@ import (
 // and its config.
 func (d *Driver) resolveImage(ctx context.Context, ref string) (client.Image, ocispec.Image, error) {
 	rec, err := d.lookupImage(ctx, ref)
+	if errors.Is(err, runtimes.ErrImageNotFound) {
+		rec, err = d.pull(ctx, ref)
+	}
 	if err != nil {
 		return nil, ocispec.Image{}, err
 	}
@@ -62,6 +67,33 @@ func (d *Driver) lookupImage(ctx context.Context, ref string) (images.Image, err
 		return images.Image{}, fmt.Errorf("look up image %s: %w", ref, err)
 	}
 	return rec, nil
+}
+
+// pull fetches ref from its registry into the image store, for this node's
+// platform only, bounded by ctx; resolveImage checks the platform and
+// unpacks it afterwards, as for an imported image. Any failure to get it
+// (no registry answers, the registry does not know it, the reference is
+// not one a registry serves) is runtimes.ErrImageNotFound with the
+// registry's error. When ctx ends first the error is ctx's, not
+// ErrImageNotFound: the caller gave up.
+func (d *Driver) pull(ctx context.Context, ref string) (images.Image, error) {
+	named, err := reference.ParseDockerRef(ref)
+	if err != nil {
+		return images.Image{}, fmt.Errorf("%w: %s is not in containerd's image store (namespace %s) and is not "+
+			"a reference to pull: %w; import it with `skiff image import`", runtimes.ErrImageNotFound, ref, d.ns, err)
+	}
+	began := time.Now()
+	img, err := d.client.Pull(ctx, named.String(), client.WithPlatformMatcher(d.match))
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return images.Image{}, fmt.Errorf("pull image %s: %w", ref, cerr)
+		}
+		return images.Image{}, fmt.Errorf("%w: %s is not in containerd's image store (namespace %s) and pulling it "+
+			"failed: %w; import it with `skiff image import` or make its registry reachable",
+			runtimes.ErrImageNotFound, ref, d.ns, err)
+	}
+	d.log.Info("pulled image", "image", named.String(), "duration", time.Since(began))
+	return img.Metadata(), nil
 }
 
 // imageConfig reads the config of img's manifest for this node and checks
