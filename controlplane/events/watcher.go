@@ -11,7 +11,7 @@ import (
 )
 
 // Watcher derives events from store changes: it keeps the last version of
-// each pod and node and records the difference when a new one arrives.
+// each object and records the difference when a new one arrives.
 type Watcher struct {
 	st  *store.Store
 	rec *Recorder
@@ -26,8 +26,8 @@ func NewWatcher(st *store.Store, rec *Recorder, log *slog.Logger) *Watcher {
 	return &Watcher{st: st, rec: rec, log: log}
 }
 
-// Start begins watching pods and nodes. Existing objects at start produce
-// no events (they were recorded when they happened).
+// Start begins watching pods, nodes and every other kind. Existing objects
+// at start produce no events (they were recorded when they happened).
 func (w *Watcher) Start(ctx context.Context) error {
 	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	pods, err := store.For[*api.Pod](w.st).Watch(ctx, store.WatchOptions{})
@@ -43,6 +43,10 @@ func (w *Watcher) Start(ctx context.Context) error {
 	w.wg.Add(2)
 	go func() { defer w.wg.Done(); follow(w, api.KindOf(&api.Pod{}), pods, PodEvents) }()
 	go func() { defer w.wg.Done(); follow(w, api.KindOf(&api.Node{}), nodes, NodeEvents) }()
+	if err := w.watchWorkloads(ctx); err != nil {
+		w.Stop()
+		return err
+	}
 	return nil
 }
 
