@@ -146,7 +146,7 @@ func TestBadInputGetsStatusAndWritesNothing(t *testing.T) {
 			wantCode: 404, wantReason: api.StatusReasonNotFound,
 		},
 		{
-			name: "method not allowed", method: http.MethodPatch, path: pods + "/ok", contentType: "application/yaml", body: valid,
+			name: "method not allowed", method: http.MethodPost, path: pods + "/ok", contentType: "application/yaml", body: valid,
 			wantCode: 405, wantReason: api.StatusReasonMethodNotAllowed,
 		},
 		{

@@ -83,6 +83,8 @@ func (s *Server) register(info api.KindInfo, v verbs, k kindHandlers) {
 	}
 	if v.replace {
 		e.PUT(item, k.replace)
+		e.PATCH(item, k.patch)                // patch.go
+		s.registerSubresources(info, item, k) // status and scale: subresources.go
 	}
 	if v.delete {
 		e.DELETE(item, k.deleteNow)
