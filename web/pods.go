@@ -1,11 +1,14 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -59,6 +62,14 @@ func (s *Server) podLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	follow, err := queryBool(c, "follow")
+	if err != nil {
+		return err
+	}
+	previous, err := queryBool(c, "previous")
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	pod, err := store.For[*api.Pod](s.store).Get(ctx, ns, name)
 	if err != nil {
@@ -83,15 +94,91 @@ func (s *Server) podLog(c echo.Context) error {
 	if s.logs == nil {
 		return serviceUnavailable("this server cannot read pod logs (no log source is configured)")
 	}
-	req := api.LogRequest{Namespace: ns, Name: name, UID: pod.UID, Container: container, TailLines: tail}
+	req := api.LogRequest{Namespace: ns, Name: name, UID: pod.UID, Container: container, TailLines: tail, Previous: previous}
 	if limit != nil {
 		req.LimitBytes = *limit
 	}
-	data, err := s.logs.PodLogs(ctx, pod, req)
-	if err != nil {
+	about := func(err error) error {
 		return aboutObject(fmt.Errorf("log of pod %s/%s container %s on node %s: %w", ns, name, container, pod.Spec.NodeName, err), info, name)
 	}
+	if follow && !previous {
+		f, ok := s.logs.(LogFollower)
+		if !ok {
+			return badField("follow", "this server's log source cannot follow a log")
+		}
+		return s.followLog(c, f, pod, req, about)
+	}
+	data, err := s.logs.PodLogs(ctx, pod, req)
+	if err != nil {
+		return about(err)
+	}
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", data)
+}
+
+// LogFollower is a LogSource that returns the node's whole answer: where
+// the data ends in the log file and whether the container terminated, so
+// that the log endpoint can follow a log (follow=true).
+type LogFollower interface {
+	ReadPodLog(ctx context.Context, pod *api.Pod, req api.LogRequest) (api.LogResponse, error)
+}
+
+// FollowLogInterval is how often a followed log is read again.
+const FollowLogInterval = 250 * time.Millisecond
+
+// followLog streams a log as it grows: it reads the end of the log (with
+// tailLines), then asks the node every FollowLogInterval for what came after,
+// until the client goes away, the server shuts down or the container
+// terminates (after one last read). An error before the first byte is the
+// answer; a later one ends the stream.
+func (s *Server) followLog(c echo.Context, f LogFollower, pod *api.Pod, req api.LogRequest, about func(error) error) error {
+	ctx, cancel := context.WithCancel(c.Request().Context())
+	defer cancel()
+	stop := context.AfterFunc(s.watchCtx, cancel)
+	defer stop()
+	resp, err := f.ReadPodLog(ctx, pod, req)
+	if err != nil {
+		return about(err)
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	c.Response().WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(c.Response().Writer)
+	req.TailLines = nil
+	t := time.NewTicker(FollowLogInterval)
+	defer t.Stop()
+	for {
+		if len(resp.Data) > 0 {
+			if _, err := c.Response().Write(resp.Data); err != nil {
+				return nil // the client went away
+			}
+		}
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return nil
+		}
+		if resp.Terminated && len(resp.Data) == 0 {
+			return nil
+		}
+		// Read again at once while there is news (there may be more than
+		// one answer holds); wait for the next tick once there is none.
+		if !resp.Terminated && len(resp.Data) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+		offset := resp.Offset
+		req.SinceOffset = &offset
+		resp, err = f.ReadPodLog(ctx, pod, req)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Debug("follow log ended", "pod", pod.Namespace+"/"+pod.Name, "container", req.Container, "err", err)
+			}
+			return nil
+		}
+	}
 }
 
 // queryInt parses an optional integer query parameter that must be at

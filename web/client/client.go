@@ -254,12 +254,43 @@ func (c *Client) GetNode(ctx context.Context, name string) (*api.Node, error) {
 }
 
 // PodLogs reads a container's log. req.Container may be empty for a pod
-// with one container; Namespace, Name and UID of req are ignored.
+// with one container; Namespace, Name, UID and SinceOffset of req are
+// ignored. req.Previous reads the log of the run before the last restart.
 func (c *Client) PodLogs(ctx context.Context, namespace, name string, req api.LogRequest) ([]byte, error) {
-	if err := checkName(name); err != nil {
+	path, q, err := logQuery(namespace, name, req)
+	if err != nil {
 		return nil, err
 	}
+	return c.do(ctx, http.MethodGet, path, q, "", nil)
+}
+
+// FollowLogs streams a container's log as it grows (follow=true): the end
+// of the log (req.TailLines of it, or all), then what the container writes,
+// until the container terminates (the stream ends with io.EOF), ctx ends
+// or the caller closes the stream. Errors before the stream starts (no
+// such pod or container, node unreachable) are returned as PodLogs's are.
+// The Client's http.Client must have no overall Timeout.
+func (c *Client) FollowLogs(ctx context.Context, namespace, name string, req api.LogRequest) (io.ReadCloser, error) {
+	path, q, err := logQuery(namespace, name, req)
+	if err != nil {
+		return nil, err
+	}
+	q.Set("follow", "true")
+	res, err := c.send(ctx, http.MethodGet, path, q, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	return res.Body, nil
+}
+
+func logQuery(namespace, name string, req api.LogRequest) (string, url.Values, error) {
+	if err := checkName(name); err != nil {
+		return "", nil, err
+	}
 	q := url.Values{}
+	if req.Previous {
+		q.Set("previous", "true")
+	}
 	if req.Container != "" {
 		q.Set("container", req.Container)
 	}
@@ -269,8 +300,7 @@ func (c *Client) PodLogs(ctx context.Context, namespace, name string, req api.Lo
 	if req.LimitBytes > 0 {
 		q.Set("limitBytes", strconv.FormatInt(req.LimitBytes, 10))
 	}
-	path := api.ResourcePath(podKind(), namespaceOf(podKind(), namespace), name) + "/" + api.LogSubresource
-	return c.do(ctx, http.MethodGet, path, q, "", nil)
+	return api.ResourcePath(podKind(), namespaceOf(podKind(), namespace), name) + "/" + api.LogSubresource, q, nil
 }
 
 // UploadArtifact uploads a Wasm module and returns the image reference
