@@ -87,6 +87,10 @@ func (c *Cluster) AddAgent(ctx context.Context, node string, log *slog.Logger) (
 	cfg.DataDir = filepath.Join(c.opts.Dir, node)
 	cfg.Agent.NodeName = node
 	cfg.Agent.NATSURL = c.Server.NATS.ClientURL
+	// A test cluster never uses the host's containerd by accident: tests
+	// that run containers point Configure at their own private daemon.
+	off := false
+	cfg.Agent.Containerd = &off
 	if c.opts.Configure != nil {
 		c.opts.Configure(&cfg)
 	}
