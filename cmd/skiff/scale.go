@@ -29,9 +29,9 @@ func newScaleCmd() *cobra.Command {
 		Long: `Set spec.replicas of Deployments or ReplicaSets (deployment/web, or
 deployment web).
 
-The object is read and written back with its resourceVersion, so a change
-made meanwhile by someone else is never overwritten: the write is tried
-again on the new version. --current-replicas makes the change only if the
+The object's scale subresource is read and written back with its
+resourceVersion, so a change made meanwhile by someone else is never
+overwritten: the write is tried again on the new version. --current-replicas makes the change only if the
 object has that many replicas now.
 
   skiff scale deployment/web --replicas 5
@@ -72,48 +72,50 @@ func runScale(cmd *cobra.Command, args []string, o scaleOptions) error {
 	ns := namespaceOrDefault(o.namespace)
 	var errs []error
 	for _, r := range refs {
-		obj, _, err := modifyObject(cmd.Context(), c, r.info, ns, r.name, func(obj api.Object) (bool, error) {
-			replicas, ok := replicasField(obj)
-			if !ok {
-				return false, fmt.Errorf("%s %q has no spec.replicas to scale", qualifiedKind(r.info), r.name)
-			}
-			if o.currentReplicas >= 0 && replicasOf(*replicas) != o.currentReplicas {
-				return false, fmt.Errorf("%s %q has %d replicas, not --current-replicas %d: nothing changed",
-					qualifiedKind(r.info), r.name, replicasOf(*replicas), o.currentReplicas)
-			}
-			if *replicas != nil && **replicas == o.replicas {
-				return false, nil
-			}
-			n := o.replicas
-			*replicas = &n
-			return true, nil
-		})
-		if err != nil {
+		if err := scaleTo(cmd.Context(), c, r.info, ns, r.name, o); err != nil {
 			if isConnectionError(err) {
 				return err
 			}
 			errs = append(errs, err)
 			continue
 		}
-		if owner := controllers.ControllerOf(obj); owner != nil && owner.Kind == "Deployment" {
-			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s %q belongs to deployment %q, which sets its replicas back; scale the deployment instead\n",
-				qualifiedKind(r.info), r.name, owner.Name)
+		if r.info.Kind == "ReplicaSet" {
+			// A Scale does not say who owns the object: read it.
+			if obj, err := c.GetObject(cmd.Context(), r.info, ns, r.name); err == nil {
+				if owner := controllers.ControllerOf(obj); owner != nil && owner.Kind == "Deployment" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s %q belongs to deployment %q, which sets its replicas back; scale the deployment instead\n",
+						qualifiedKind(r.info), r.name, owner.Name)
+				}
+			}
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s/%s scaled\n", qualifiedKind(r.info), r.name)
 	}
 	return errors.Join(errs...)
 }
 
-// replicasField is where a scalable object keeps spec.replicas; false
-// for a kind without.
-func replicasField(obj api.Object) (**int32, bool) {
-	switch o := obj.(type) {
-	case *api.Deployment:
-		return &o.Spec.Replicas, true
-	case *api.ReplicaSet:
-		return &o.Spec.Replicas, true
+// scaleTo sets spec.replicas through the object's scale subresource. The
+// Scale is written back with the resourceVersion it was read at, so that
+// --current-replicas holds for what is written; when someone else wrote
+// meanwhile (409) it is read and checked again, up to updateAttempts times.
+func scaleTo(ctx context.Context, c *client.Client, info api.KindInfo, ns, name string, o scaleOptions) error {
+	for attempt := 1; ; attempt++ {
+		sc, err := c.GetScale(ctx, info, ns, name)
+		if err != nil {
+			return err
+		}
+		if o.currentReplicas >= 0 && sc.Spec.Replicas != o.currentReplicas {
+			return fmt.Errorf("%s %q has %d replicas, not --current-replicas %d: nothing changed",
+				qualifiedKind(info), name, sc.Spec.Replicas, o.currentReplicas)
+		}
+		if sc.Spec.Replicas == o.replicas {
+			return nil
+		}
+		sc.Spec.Replicas = o.replicas
+		_, err = c.UpdateScale(ctx, info, ns, name, sc)
+		if err == nil || !client.IsConflict(err) || attempt == updateAttempts {
+			return err
+		}
 	}
-	return nil, false
 }
 
 // modifyObject reads an object, lets change modify it, and writes it back
