@@ -243,3 +243,41 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// ownedPodHandler turns pod changes into work for the controller that owns
+// the pods (ownerKey finds it): its key is queued, and its expectations
+// learn of each create and delete it is waiting for. A pod with no such
+// owner goes to enqueueMatching, for adoption.
+func ownedPodHandler(ownerKey func(*api.Pod) (string, bool), enqueueMatching func(*api.Pod), exp *Expectations, q *Queue) informer.Handler[*api.Pod] {
+	return informer.Handler[*api.Pod]{
+		OnAdd: func(p *api.Pod) {
+			if key, ok := ownerKey(p); ok {
+				exp.Observed(key, true)
+				q.Add(key)
+				return
+			}
+			enqueueMatching(p)
+		},
+		OnUpdate: func(old, cur *api.Pod) {
+			if key, ok := ownerKey(cur); ok {
+				if old.DeletionTimestamp == nil && cur.DeletionTimestamp != nil {
+					exp.Observed(key, false)
+				}
+				q.Add(key)
+			} else {
+				enqueueMatching(cur)
+			}
+			if key, ok := ownerKey(old); ok {
+				q.Add(key)
+			}
+		},
+		OnDelete: func(p *api.Pod) {
+			if key, ok := ownerKey(p); ok {
+				if p.DeletionTimestamp == nil {
+					exp.Observed(key, false)
+				}
+				q.Add(key)
+			}
+		},
+	}
+}

@@ -46,37 +46,7 @@ func NewReplicaSetController(inf *informer.Set, st *store.Store, log *slog.Logge
 		OnUpdate: func(_, cur *api.ReplicaSet) { enqueue(cur) },
 		OnDelete: func(rs *api.ReplicaSet) { c.exp.Forget(informer.KeyOf(rs)) },
 	})
-	inf.Pods.AddHandler(informer.Handler[*api.Pod]{
-		OnAdd: func(p *api.Pod) {
-			if key, ok := c.ownerKey(p); ok {
-				c.exp.Observed(key, true)
-				c.q.Add(key)
-				return
-			}
-			c.enqueueMatching(p)
-		},
-		OnUpdate: func(old, cur *api.Pod) {
-			if key, ok := c.ownerKey(cur); ok {
-				if old.DeletionTimestamp == nil && cur.DeletionTimestamp != nil {
-					c.exp.Observed(key, false)
-				}
-				c.q.Add(key)
-			} else {
-				c.enqueueMatching(cur)
-			}
-			if key, ok := c.ownerKey(old); ok {
-				c.q.Add(key)
-			}
-		},
-		OnDelete: func(p *api.Pod) {
-			if key, ok := c.ownerKey(p); ok {
-				if p.DeletionTimestamp == nil {
-					c.exp.Observed(key, false)
-				}
-				c.q.Add(key)
-			}
-		},
-	})
+	inf.Pods.AddHandler(ownedPodHandler(c.ownerKey, c.enqueueMatching, c.exp, c.q))
 	return c
 }
 
