@@ -533,7 +533,9 @@ func (g *schemaGen) operation(r *echo.Route) *oaOperation {
 		op.Parameters = append(op.Parameters,
 			queryParam("container", "string", "the container (needed when the pod has several)"),
 			queryParam("tailLines", "integer", "only the last lines"),
-			queryParam("limitBytes", "integer", "at most this many bytes"))
+			queryParam("limitBytes", "integer", "at most this many bytes"),
+			queryParam("previous", "boolean", "the log of the run before the last restart"),
+			queryParam("follow", "boolean", "stream the log as it grows, until the container terminates"))
 		op.Responses["200"] = oaResponse{Description: "the log", Content: map[string]oaMediaType{"text/plain": {Schema: &oaSchema{Type: "string"}}}}
 		return op
 	case ri.Subresource != "":

@@ -29,7 +29,11 @@ func (cliLogs) PodLogs(_ context.Context, pod *api.Pod, req api.LogRequest) ([]b
 	if req.TailLines != nil {
 		tail = fmt.Sprint(*req.TailLines)
 	}
-	return fmt.Appendf(nil, "log of %s/%s container %s tail %s\n", pod.Namespace, pod.Name, req.Container, tail), nil
+	run := ""
+	if req.Previous {
+		run = " previous run"
+	}
+	return fmt.Appendf(nil, "log of %s/%s container %s tail %s%s\n", pod.Namespace, pod.Name, req.Container, tail, run), nil
 }
 
 // cliEnv is a real API server over a real store, for running the client
