@@ -343,7 +343,7 @@ func buildOpenAPI(routes []*echo.Route) *oaDocument {
 	}
 	for _, t := range []reflect.Type{
 		reflect.TypeFor[api.Status](), reflect.TypeFor[api.Token](), reflect.TypeFor[api.TokenList](),
-		reflect.TypeFor[api.TokenRequest](), reflect.TypeFor[api.Artifact](),
+		reflect.TypeFor[api.TokenRequest](), reflect.TypeFor[api.Artifact](), reflect.TypeFor[api.Scale](),
 	} {
 		g.schemaFor(t)
 	}
@@ -542,10 +542,21 @@ func (g *schemaGen) operation(r *echo.Route) *oaOperation {
 		sub := strings.ToUpper(ri.Subresource[:1]) + ri.Subresource[1:]
 		op.OperationID = string(ri.Verb) + kind + sub
 		op.Summary = fmt.Sprintf("%s the %s subresource", ri.Verb, ri.Subresource)
-		if r.Method != http.MethodGet && r.Method != http.MethodDelete {
-			op.RequestBody = &oaRequestBody{Required: true, Content: jsonContent(&oaSchema{Type: "object"})}
+		body := &oaSchema{Type: "object"}
+		switch ri.Subresource {
+		case api.ScaleSubresource:
+			body = refTo(api.ScaleKind)
+		case api.StatusSubresource:
+			body = obj
 		}
-		op.Responses["200"] = oaResponse{Description: "the " + ri.Subresource, Content: jsonContent(&oaSchema{Type: "object"})}
+		switch r.Method {
+		case http.MethodGet, http.MethodDelete:
+		case http.MethodPatch:
+			op.RequestBody = &oaRequestBody{Required: true, Content: map[string]oaMediaType{api.MediaMergePatch: {Schema: &oaSchema{Type: "object"}}}}
+		default:
+			op.RequestBody = objectBody(body)
+		}
+		op.Responses["200"] = oaResponse{Description: "the " + ri.Subresource, Content: jsonContent(body)}
 		return op
 	}
 	switch ri.Verb {

@@ -234,3 +234,22 @@ func TestOpenAPIDocumentsPatchStatusAndScale(t *testing.T) {
 		t.Errorf("deployment patch does not take a merge patch: %+v", op)
 	}
 }
+
+func TestOpenAPISubresourcesHaveTheirSchemas(t *testing.T) {
+	a := startTestAPI(t)
+	doc, _ := openAPIDocForTest(t, a)
+	scale := doc.Paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]
+	if s := doc.Components.Schemas[api.ScaleKind]; s == nil || s.Properties["spec"] == nil || s.Properties["status"] == nil {
+		t.Fatalf("no Scale schema: %+v", s)
+	}
+	if op := scale["put"]; op == nil || op.RequestBody.Content["application/json"].Schema.Ref != "#/components/schemas/Scale" ||
+		op.Responses["200"].Content["application/json"].Schema.Ref != "#/components/schemas/Scale" {
+		t.Fatalf("scale PUT: %+v", op)
+	}
+	if op := scale["patch"]; op == nil || op.RequestBody.Content[api.MediaMergePatch].Schema == nil {
+		t.Fatalf("scale PATCH: %+v", op)
+	}
+	if op := doc.Paths["/api/v1/namespaces/{namespace}/pods/{name}/status"]["get"]; op == nil || op.Responses["200"].Content["application/json"].Schema.Ref != "#/components/schemas/Pod" {
+		t.Fatalf("pod status GET: %+v", op)
+	}
+}
