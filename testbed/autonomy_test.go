@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,9 +83,42 @@ func (w *autonomyWorld) startAgent() {
 }
 
 // logOf is a container's log as the agent keeps it.
+// logOf is a container's log on the agent's disk: the previous run's
+// (the agent keeps one, as the kubelet does) followed by the current one.
 func (w *autonomyWorld) logOf(uid, container string) string {
-	b, _ := os.ReadFile(filepath.Join(w.agentData, "agent", "pods", uid, "logs", container+".log"))
-	return string(b)
+	dir := filepath.Join(w.agentData, "agent", "pods", uid, "logs")
+	prev, _ := os.ReadFile(filepath.Join(dir, container+".previous.log"))
+	cur, _ := os.ReadFile(filepath.Join(dir, container+".log"))
+	return string(prev) + string(cur)
+}
+
+// waitRuns waits until the container has started n more runs: each run
+// begins with a fresh log file (the last one is renamed to
+// .previous.log), so a run is a change of the current log's inode.
+func (w *autonomyWorld) waitRuns(uid, container string, n int, what string) {
+	w.t.Helper()
+	path := filepath.Join(w.agentData, "agent", "pods", uid, "logs", container+".log")
+	inode := func() uint64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return 0
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			return st.Ino
+		}
+		return 0
+	}
+	last, runs := inode(), 0
+	err := testbed.Poll(context.Background(), 30*time.Second, 10*time.Millisecond, func() (bool, error) {
+		if cur := inode(); cur != 0 && cur != last {
+			last = cur
+			runs++
+		}
+		return runs >= n, nil
+	})
+	if err != nil {
+		w.t.Fatalf("%s: saw %d new runs of %s, want %d: %v\nagent stderr:\n%s", what, runs, container, n, err, w.agent.Stderr())
+	}
 }
 
 func (w *autonomyWorld) pod(name string) *api.Pod {
@@ -190,10 +224,7 @@ func TestAutonomyAgentRunsItsPodsWithoutTheControlPlane(t *testing.T) {
 
 	// (b) The control plane goes away; the node goes on.
 	w.server.Stop()
-	hellos := strings.Count(w.logOf(crasher.UID, "main"), "hello from skiff")
-	w.waitLog(crasher.UID, "main", "two more runs of the crashing module while offline", func(l string) bool {
-		return strings.Count(l, "hello from skiff") >= hellos+2
-	})
+	w.waitRuns(crasher.UID, "main", 2, "two more runs of the crashing module while offline")
 	ticks := len(ticksAfterLastStart(w.logOf(ticker.UID, "main")))
 	w.waitLog(ticker.UID, "main", "ticks while offline", func(l string) bool { return len(ticksAfterLastStart(l)) >= ticks+5 })
 
@@ -228,7 +259,6 @@ func TestAutonomyAgentRunsItsPodsWithoutTheControlPlane(t *testing.T) {
 	// started again, it brings its pods back from disk.
 	w.server.Stop()
 	w.agent.Kill()
-	hellos = strings.Count(w.logOf(crasher.UID, "main"), "hello from skiff")
 	w.startAgent()
 	w.waitLog(ticker.UID, "main", "a new run of the ticker", func(l string) bool {
 		return strings.Count(l, "started\n") == 2 && len(ticksAfterLastStart(l)) >= 20
@@ -242,9 +272,7 @@ func TestAutonomyAgentRunsItsPodsWithoutTheControlPlane(t *testing.T) {
 			t.Fatalf("ticks after the restart %v: not one instance counting up (a duplicate?)", ticksAfterLastStart(got))
 		}
 	}
-	w.waitLog(crasher.UID, "main", "the crashing module restarted again", func(l string) bool {
-		return strings.Count(l, "hello from skiff") >= hellos+2
-	})
+	w.waitRuns(crasher.UID, "main", 2, "the crashing module restarted again")
 	if n := strings.Count(w.logOf(late.UID, "main"), "hello from skiff"); n != 1 {
 		t.Errorf("the completed pod ran %d times; it must never run again", n)
 	}
