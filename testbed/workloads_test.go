@@ -87,12 +87,12 @@ func TestRollingUpdateNeverBelowMaxUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("6 v1 pods never became ready: %v", err)
 	}
-	d, err := deps.Get(ctx, "default", "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers[0].Env[0].Value = "v2"
-	if err := deps.Update(ctx, d); err != nil {
+	// Change the template as a user would: read, change, write with
+	// compare-and-swap, again when the controllers wrote status meanwhile.
+	if _, err := deps.Mutate(ctx, "default", "web", func(d *api.Deployment) error {
+		d.Spec.Template.Spec.Containers[0].Env[0].Value = "v2"
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	minSeen := 6
@@ -132,10 +132,11 @@ func TestRollingUpdateNeverBelowMaxUnavailable(t *testing.T) {
 	if v1 == nil || controllers.Revision(v1) != 1 {
 		t.Fatalf("the v1 ReplicaSet was not kept for rollback: %+v", rss)
 	}
-	d, _ = deps.Get(ctx, "default", "web")
-	d.Spec.Template = v1.Spec.Template
-	delete(d.Spec.Template.Labels, controllers.PodTemplateHashLabel)
-	if err := deps.Update(ctx, d); err != nil {
+	if _, err := deps.Mutate(ctx, "default", "web", func(d *api.Deployment) error {
+		d.Spec.Template = v1.Spec.Template
+		delete(d.Spec.Template.Labels, controllers.PodTemplateHashLabel)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	err = testbed.Poll(ctx, 60*time.Second, 10*time.Millisecond, func() (bool, error) {
