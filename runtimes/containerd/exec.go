@@ -45,7 +45,7 @@ func (d *Driver) exec(ctx context.Context, id string, cmd []string) (int, []byte
 		return 0, nil, err
 	}
 	select {
-	case <-t.done:
+	case <-t.exit.Done():
 		return 0, nil, fmt.Errorf("%w: the task has exited", runtimes.ErrTaskNotFound)
 	default:
 	}

@@ -3,7 +3,6 @@ package containerd
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,15 +39,11 @@ type task struct {
 	startedAt time.Time
 
 	stopRequested atomic.Bool
-	done          chan struct{} // closed once exit is set
-
-	mu      sync.Mutex
-	exit    *runtimes.ExitResult
-	waiters []chan *runtimes.ExitResult
+	exit          *runtimes.Exit
 }
 
 func newTask(cfg *runtimes.TaskConfig, ctr client.Container, stopSignal syscall.Signal) *task {
-	return &task{cfg: cfg, container: ctr, stopSignal: stopSignal, done: make(chan struct{})}
+	return &task{cfg: cfg, container: ctr, stopSignal: stopSignal, exit: runtimes.NewExit()}
 }
 
 // watch waits for t's exit and records it. It ends without a record when
@@ -180,7 +175,7 @@ func exitResult(code int, at time.Time, oom, stopped bool, limit int64) *runtime
 // for a grace of zero), and waits until the exit is recorded.
 func (t *task) stop(ctx context.Context, grace time.Duration) error {
 	select {
-	case <-t.done:
+	case <-t.exit.Done():
 		return nil
 	default:
 	}
@@ -192,7 +187,7 @@ func (t *task) stop(ctx context.Context, grace time.Duration) error {
 		timer := time.NewTimer(grace)
 		defer timer.Stop()
 		select {
-		case <-t.done:
+		case <-t.exit.Done():
 			return nil
 		case <-timer.C:
 		case <-ctx.Done():
@@ -203,7 +198,7 @@ func (t *task) stop(ctx context.Context, grace time.Duration) error {
 		return err
 	}
 	select {
-	case <-t.done:
+	case <-t.exit.Done():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait for exit: %w", ctx.Err())
@@ -218,52 +213,24 @@ func (t *task) kill(ctx context.Context, sig syscall.Signal) error {
 		return nil
 	}
 	select {
-	case <-t.done:
+	case <-t.exit.Done():
 		return nil
 	default:
 	}
 	return fmt.Errorf("send %v: %w", sig, err)
 }
 
-// finish records the exit and hands it to every waiter.
-func (t *task) finish(res *runtimes.ExitResult) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.exit != nil {
-		return
-	}
-	t.exit = res
-	for _, ch := range t.waiters {
-		r := *res
-		ch <- &r
-		close(ch)
-	}
-	t.waiters = nil
-	close(t.done)
-}
+// finish records the exit (the first one counts) and hands it to every
+// waiter.
+func (t *task) finish(res *runtimes.ExitResult) { t.exit.Finish(res) }
 
 // wait returns a channel that gets the exit once and is then closed.
-func (t *task) wait() <-chan *runtimes.ExitResult {
-	ch := make(chan *runtimes.ExitResult, 1)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.exit != nil {
-		r := *t.exit
-		ch <- &r
-		close(ch)
-		return ch
-	}
-	t.waiters = append(t.waiters, ch)
-	return ch
-}
+func (t *task) wait() <-chan *runtimes.ExitResult { return t.exit.Wait() }
 
 func (t *task) status() *runtimes.TaskStatus {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	st := &runtimes.TaskStatus{ID: t.cfg.ID, State: runtimes.TaskRunning, StartedAt: t.startedAt}
-	if t.exit != nil {
-		r := *t.exit
-		st.State, st.Exit = runtimes.TaskExited, &r
+	if r := t.exit.Result(); r != nil {
+		st.State, st.Exit = runtimes.TaskExited, r
 	}
 	return st
 }

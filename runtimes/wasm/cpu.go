@@ -157,7 +157,7 @@ func (d *Driver) budgetedTasks() []*task {
 			continue
 		}
 		select {
-		case <-t.done:
+		case <-t.exit.Done():
 		default:
 			out = append(out, t)
 		}

@@ -52,7 +52,7 @@ func (d *Driver) Exec(ctx context.Context, id string, cmd []string) (int, []byte
 	running := t != nil
 	if running {
 		select {
-		case <-t.done:
+		case <-t.exit.Done():
 			running = false
 		default:
 		}

@@ -40,11 +40,7 @@ type task struct {
 	logFile *os.File     // nil without a LogPath
 
 	stopRequested atomic.Bool
-	done          chan struct{} // closed once exit is set
-
-	mu      sync.Mutex
-	exit    *runtimes.ExitResult
-	waiters []chan *runtimes.ExitResult
+	exit          *runtimes.Exit
 }
 
 func newTask(parent context.Context, cfg *runtimes.TaskConfig, m *compiledModule) *task {
@@ -55,7 +51,7 @@ func newTask(parent context.Context, cfg *runtimes.TaskConfig, m *compiledModule
 		startedAt: time.Now(),
 		ctx:       ctx,
 		cancel:    cancel,
-		done:      make(chan struct{}),
+		exit:      runtimes.NewExit(),
 	}
 }
 
@@ -115,45 +111,22 @@ func (t *task) exitResult(err error) *runtimes.ExitResult {
 }
 
 // finish records the exit and hands it to every waiter.
-func (t *task) finish(res *runtimes.ExitResult) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.exit = res
-	for _, ch := range t.waiters {
-		r := *res
-		ch <- &r
-		close(ch)
-	}
-	t.waiters = nil
-	close(t.done)
-}
+func (t *task) finish(res *runtimes.ExitResult) { t.exit.Finish(res) }
 
 // wait returns a channel that gets the exit once and is then closed.
-func (t *task) wait() <-chan *runtimes.ExitResult {
-	ch := make(chan *runtimes.ExitResult, 1)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.exit != nil {
-		r := *t.exit
-		ch <- &r
-		close(ch)
-		return ch
-	}
-	t.waiters = append(t.waiters, ch)
-	return ch
-}
+func (t *task) wait() <-chan *runtimes.ExitResult { return t.exit.Wait() }
 
 // stop closes the instance and waits until run has reported the exit.
 func (t *task) stop(ctx context.Context) error {
 	select {
-	case <-t.done:
+	case <-t.exit.Done():
 		return nil
 	default:
 	}
 	t.stopRequested.Store(true)
 	t.cancel()
 	select {
-	case <-t.done:
+	case <-t.exit.Done():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait for exit: %w", ctx.Err())
@@ -161,12 +134,9 @@ func (t *task) stop(ctx context.Context) error {
 }
 
 func (t *task) status() *runtimes.TaskStatus {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	st := &runtimes.TaskStatus{ID: t.cfg.ID, State: runtimes.TaskRunning, StartedAt: t.startedAt}
-	if t.exit != nil {
-		r := *t.exit
-		st.State, st.Exit = runtimes.TaskExited, &r
+	if r := t.exit.Result(); r != nil {
+		st.State, st.Exit = runtimes.TaskExited, r
 	}
 	return st
 }
