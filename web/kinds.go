@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,12 +88,17 @@ func (k kindHandlers) create(c echo.Context) error {
 	if err := validateCreate(obj); err != nil {
 		return aboutObject(err, k.info, m.Name)
 	}
-	if err := admission.Admit(c.Request().Context(), k.s.store, obj); err != nil {
+	var quotas []*api.ResourceQuota // nil: admission reads them from the store
+	if k.s.quotas.HasSynced() {
+		quotas = k.s.quotas.List(obj.GetObjectMeta().Namespace, nil)
+	}
+	if err := admission.AdmitWith(c.Request().Context(), k.s.store, obj, quotas); err != nil {
 		return aboutObject(err, k.info, m.Name)
 	}
 	if err := k.s.store.CreateObject(c.Request().Context(), obj); err != nil {
 		return aboutObject(err, k.info, m.Name)
 	}
+	k.s.quotaWritten(c.Request().Context(), obj)
 	k.s.log.Info("created", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name)
 	return c.JSON(http.StatusCreated, obj)
 }
@@ -154,6 +160,7 @@ func (k kindHandlers) replace(c echo.Context) error {
 	if err := k.s.store.UpdateObject(ctx, obj); err != nil {
 		return aboutObject(err, k.info, name)
 	}
+	k.s.quotaWritten(ctx, obj)
 	k.s.log.Info("replaced", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name, "resourceVersion", m.ResourceVersion)
 	k.setTypeMeta(obj)
 	return c.JSON(http.StatusOK, obj)
@@ -327,5 +334,20 @@ func copyStatus(dst, src api.Object) {
 	d, s := field(dst, "Status"), field(src, "Status")
 	if d.IsValid() && s.IsValid() && d.Type() == s.Type() {
 		d.Set(s)
+	}
+}
+
+// quotaWritten makes a ResourceQuota written through this server visible
+// to its own admission before the write is answered (read-your-writes): a
+// client that creates a quota and then a pod finds the quota enforced.
+// Other kinds return at once.
+func (s *Server) quotaWritten(ctx context.Context, obj api.Object) {
+	if _, ok := obj.(*api.ResourceQuota); !ok || !s.quotas.HasSynced() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.quotas.WaitRevision(ctx, store.RevisionOf(obj)); err != nil {
+		s.log.Warn("quota cache did not catch up with a write", "namespace", obj.GetObjectMeta().Namespace, "name", obj.GetObjectMeta().Name, "err", err)
 	}
 }

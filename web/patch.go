@@ -120,6 +120,7 @@ func (k kindHandlers) updateWithRetry(ctx context.Context, ns, name, wantRV stri
 		obj.GetObjectMeta().ResourceVersion = storedRV
 		err = k.s.store.UpdateObject(ctx, obj)
 		if err == nil {
+			k.s.quotaWritten(ctx, obj)
 			return obj, nil
 		}
 		if wantRV != "" || attempt >= patchAttempts || !errors.Is(err, store.ErrConflict) {

@@ -19,6 +19,7 @@ import (
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane/auth"
+	"github.com/skiff-sh/skiff/controlplane/informer"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -106,6 +107,10 @@ type Server struct {
 	openAPI   openAPIDoc
 	// lists holds a slot per list reading the store (MaxListsInFlight).
 	lists chan struct{}
+	// quotas is a watched copy of the ResourceQuotas for admission, so a
+	// pod create does not list them from the store; until it has synced
+	// (or without Start) admission reads the store.
+	quotas *informer.Informer[*api.ResourceQuota]
 
 	// watchCtx ends every watch stream when the server shuts down, so
 	// that Shutdown does not wait for long-lived responses.
@@ -143,6 +148,7 @@ func New(opts Options, st *store.Store, logs LogSource, artifacts ArtifactStore,
 		now:       time.Now,
 	}
 	s.lists = make(chan struct{}, opts.MaxListsInFlight)
+	s.quotas = informer.New[*api.ResourceQuota](st, log)
 	for _, o := range extra {
 		o(s)
 	}
@@ -182,6 +188,10 @@ func (s *Server) Start(ctx context.Context) error {
 	ln, err := lc.Listen(ctx, "tcp", s.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("api listen on %s: %w", s.opts.Listen, err)
+	}
+	if err := s.quotas.Start(ctx); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("api: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           s.echo,
@@ -228,6 +238,7 @@ func (s *Server) URL() string {
 // serve goroutine.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopWatches()
+	defer s.quotas.Stop()
 	s.mu.Lock()
 	srv, served := s.httpSrv, s.served
 	s.mu.Unlock()

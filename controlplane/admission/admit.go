@@ -38,6 +38,16 @@ const maxOwnerWalk = 1000
 // A pod created with generateName and counted against a quota gets its
 // name here, so that the quota's reservation can name it.
 func Admit(ctx context.Context, st *store.Store, obj api.Object) error {
+	return AdmitWith(ctx, st, obj, nil)
+}
+
+// AdmitWith is Admit with the namespace's ResourceQuotas as the caller's
+// watched cache holds them (nil reads them from the store, which costs a
+// JetStream consumer per pod). The charge itself is a compare-and-swap on
+// each quota either way; a quota created a moment ago and not yet in the
+// cache may miss its first pods, which its controller's recount then
+// counts, as with Kubernetes' informer-backed quota admission.
+func AdmitWith(ctx context.Context, st *store.Store, obj api.Object, quotas []*api.ResourceQuota) error {
 	info := api.KindOf(obj)
 	m := obj.GetObjectMeta()
 	if info.Namespaced {
@@ -49,7 +59,7 @@ func Admit(ctx context.Context, st *store.Store, obj api.Object) error {
 		return err
 	}
 	if p, ok := obj.(*api.Pod); ok {
-		return admitQuota(ctx, st, p, nil)
+		return admitQuota(ctx, st, p, quotas)
 	}
 	return nil
 }

@@ -43,8 +43,12 @@ type Informer[T api.Object] struct {
 	byController map[string]map[string]T
 	orphans      map[string]T
 	handlers     []Handler[T]
-	synced       chan struct{}
-	started      bool
+	// rev is the highest KV revision applied; changed is closed and
+	// replaced whenever it grows (WaitRevision).
+	rev     uint64
+	changed chan struct{}
+	synced  chan struct{}
+	started bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -52,7 +56,7 @@ type Informer[T api.Object] struct {
 
 // New returns an informer over the kind of T; Start fills it.
 func New[T api.Object](st *store.Store, log *slog.Logger) *Informer[T] {
-	return &Informer[T]{res: store.For[T](st), log: log, items: map[string]T{}, synced: make(chan struct{}),
+	return &Informer[T]{res: store.For[T](st), log: log, items: map[string]T{}, synced: make(chan struct{}), changed: make(chan struct{}),
 		byController: map[string]map[string]T{}, orphans: map[string]T{}}
 }
 
@@ -122,6 +126,7 @@ func (i *Informer[T]) Stop() {
 }
 
 func (i *Informer[T]) apply(ev store.Event[T]) {
+	defer i.advance(ev.Revision)
 	switch ev.Type {
 	case store.Synced:
 		close(i.synced)
@@ -162,6 +167,36 @@ func (i *Informer[T]) apply(ev store.Event[T]) {
 			if h.OnDelete != nil {
 				h.OnDelete(old)
 			}
+		}
+	}
+}
+
+// advance records that the cache has applied revision rev.
+func (i *Informer[T]) advance(rev uint64) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if rev > i.rev {
+		i.rev = rev
+		close(i.changed)
+		i.changed = make(chan struct{})
+	}
+}
+
+// WaitRevision waits until the cache has applied a change at or after KV
+// revision rev (for read-your-writes after a write through the store), or
+// ctx ends.
+func (i *Informer[T]) WaitRevision(ctx context.Context, rev uint64) error {
+	for {
+		i.mu.RLock()
+		reached, ch := i.rev >= rev, i.changed
+		i.mu.RUnlock()
+		if reached {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
