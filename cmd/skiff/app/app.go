@@ -111,13 +111,7 @@ func (a *Agent) Done() <-chan os.Signal { return a.app.Done() }
 // StartServer builds and starts the control plane and API.
 func StartServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{}
-	s.app = fx.New(
-		common(cfg, log),
-		serverOptions(cfg),
-		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server) {
-			s.NATS, s.API, s.Store, s.tokens = cp.NATS, api, cp.Store, cp.Tokens
-		}),
-	)
+	s.app = fx.New(serverGraph(cfg, log, s))
 	if err := s.app.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
@@ -125,6 +119,17 @@ func StartServer(ctx context.Context, cfg config.Config, log *slog.Logger) (*Ser
 		return nil, err
 	}
 	return s, nil
+}
+
+// serverGraph is the whole server process; s receives its parts.
+func serverGraph(cfg config.Config, log *slog.Logger, s *Server) fx.Option {
+	return fx.Options(
+		common(cfg, log),
+		serverOptions(cfg),
+		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server) {
+			s.NATS, s.API, s.Store, s.tokens = cp.NATS, api, cp.Store, cp.Tokens
+		}),
+	)
 }
 
 // ensureAdminToken reads or makes the server's admin token; on failure it
@@ -145,7 +150,20 @@ func (s *Server) ensureAdminToken(ctx context.Context, cfg config.Config) error 
 // in-process.
 func StartUp(ctx context.Context, cfg config.Config, log *slog.Logger) (*Up, error) {
 	u := &Up{}
-	u.app = fx.New(
+	u.app = fx.New(upGraph(cfg, log, u))
+	if err := u.app.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	if err := u.ensureAdminToken(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// upGraph is the server and a local agent in one process; u receives its
+// parts.
+func upGraph(cfg config.Config, log *slog.Logger, u *Up) fx.Option {
+	return fx.Options(
 		common(cfg, log),
 		serverOptions(cfg),
 		fx.Provide(func(c *natsserver.Conn) (agentConn, error) {
@@ -161,13 +179,6 @@ func StartUp(ctx context.Context, cfg config.Config, log *slog.Logger) (*Up, err
 			u.NATS, u.API, u.Store, u.Agent, u.tokens = cp.NATS, api, cp.Store, a, cp.Tokens
 		}),
 	)
-	if err := u.app.Start(ctx); err != nil {
-		return nil, fmt.Errorf("start: %w", err)
-	}
-	if err := u.ensureAdminToken(ctx, cfg); err != nil {
-		return nil, err
-	}
-	return u, nil
 }
 
 // AgentOption changes how an agent is built.
@@ -188,7 +199,17 @@ func StartAgent(ctx context.Context, cfg config.Config, log *slog.Logger, opts .
 		o(&set)
 	}
 	a := &Agent{}
-	a.app = fx.New(
+	a.app = fx.New(agentGraph(cfg, log, set, a))
+	if err := a.app.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start agent: %w", err)
+	}
+	return a, nil
+}
+
+// agentGraph is an agent process that connects to cfg.Agent.NATSURL; a
+// receives its parts.
+func agentGraph(cfg config.Config, log *slog.Logger, set agentSettings, a *Agent) fx.Option {
+	return fx.Options(
 		common(cfg, log),
 		fx.Provide(func() (agentConn, error) {
 			nc, err := edge.Connect(cfg.Agent.NATSURL, cfg.Agent.NodeName)
@@ -198,10 +219,6 @@ func StartAgent(ctx context.Context, cfg config.Config, log *slog.Logger, opts .
 		agentOptions(cfg, set),
 		fx.Invoke(func(ag *edge.Agent, c agentConn) { a.Agent, a.NC = ag, c.Conn }),
 	)
-	if err := a.app.Start(ctx); err != nil {
-		return nil, fmt.Errorf("start agent: %w", err)
-	}
-	return a, nil
 }
 
 // agentConn is the agent's own NATS connection (core NATS, its own inbox
