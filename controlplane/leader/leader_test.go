@@ -73,7 +73,7 @@ func TestDeadLeaderIsReplacedWithinOneTTL(t *testing.T) {
 	_, jsB := natstest.Connect(t, s)
 	var a, b counter
 	lost := make(chan error, 1)
-	const ttl = 2 * time.Second
+	const ttl = 3 * time.Second
 	ea := elector(t, jsA, ttl, &a, func(err error) { lost <- err })
 	eb := elector(t, jsB, ttl, &b, nil)
 	ctx := context.Background()
