@@ -88,7 +88,13 @@ func (c *DeploymentController) Reconcile(ctx context.Context, key string) (time.
 	if !ok || d.DeletionTimestamp != nil {
 		return 0, nil
 	}
+	// Shallow copies: scale records a new spec.replicas on them for the
+	// rest of this reconcile, and the informer's objects are shared.
 	rsList := c.inf.ReplicaSets.ControlledBy(d.UID)
+	for i, rs := range rsList {
+		cp := *rs
+		rsList[i] = &cp
+	}
 	hash := TemplateHash(&d.Spec.Template)
 	var newRS *api.ReplicaSet
 	var old []*api.ReplicaSet
@@ -192,7 +198,7 @@ func (c *DeploymentController) scale(ctx context.Context, rs *api.ReplicaSet, n 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("scale replicaset %s/%s to %d: %w", rs.Namespace, rs.Name, n, err)
 	}
-	rs.Spec.Replicas = &n // the rest of this reconcile reads the new value
+	rs.Spec.Replicas = &n // the rest of this reconcile reads the new value (rs is this reconcile's copy)
 	return nil
 }
 
