@@ -129,7 +129,8 @@ func TestQuotaOverrunThroughTheAPIIsForbidden(t *testing.T) {
 	st, ok := client.StatusOf(err)
 	want := `pods "web-1" is forbidden: exceeded quota: team-a-quota, requested: requests.memory=1Gi, used: requests.memory=1536Mi, limited: requests.memory=2Gi`
 	if !ok || st.Code != http.StatusForbidden || st.Reason != api.StatusReasonForbidden || st.Message != want {
-		t.Fatalf("got %v (%+v)\nwant 403 Forbidden: %s", err, st, want)
+		qo, _ := c.Client.GetObject(ctx, kindInfo(q), "team-a", "team-a-quota")
+		t.Fatalf("got %v (%+v)\nwant 403 Forbidden: %s\nquota now: %+v", err, st, want, qo)
 	}
 	if !gone(t, c, &api.Pod{}, "team-a", "web-1") {
 		t.Fatal("the refused pod was stored")

@@ -342,7 +342,9 @@ func copyStatus(dst, src api.Object) {
 // client that creates a quota and then a pod finds the quota enforced.
 // Other kinds return at once.
 func (s *Server) quotaWritten(ctx context.Context, obj api.Object) {
-	if _, ok := obj.(*api.ResourceQuota); !ok || !s.quotas.HasSynced() {
+	// Wait even before the cache has synced: once it has, admission
+	// trusts it, and the quota must be in it by then.
+	if _, ok := obj.(*api.ResourceQuota); !ok || !s.quotas.Started() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -280,6 +280,13 @@ func (i *Informer[T]) WaitSynced(ctx context.Context) bool {
 	}
 }
 
+// Started reports whether Start has been called.
+func (i *Informer[T]) Started() bool {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.started
+}
+
 // HasSynced reports whether the initial objects are all in the cache.
 func (i *Informer[T]) HasSynced() bool {
 	select {
