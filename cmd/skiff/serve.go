@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -106,24 +108,17 @@ func newUpCmd() *cobra.Command {
 		Short: "Run Skiff on this machine: embedded NATS, control plane, REST API and a local agent",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := f.load(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			log := app.NewLogger(cfg, cmd.ErrOrStderr())
-			u, err := app.StartUp(cmd.Context(), cfg, log)
-			if err != nil {
-				return explainListenError(err)
-			}
-			cfgPath, err := writeClientConfig(u.API.URL(), u.NATS.ClientURL, u.AdminToken)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Skiff is up.\n  API:   %s\n  NATS:  %s\n  node:  %s\n  data:  %s\n  client config: %s\n",
-				u.API.URL(), u.NATS.ClientURL, cfg.Agent.NodeName, cfg.DataDir, cfgPath)
-			fmt.Fprintf(out, "Try: skiff apply -f testbed/examples/hello-wasm.yaml && skiff get pods\n")
-			return waitThenStop(cmd.Context(), u.Done(), u.Stop)
+			return serveControlPlane(cmd, &f, func(ctx context.Context, cfg config.Config, log *slog.Logger) (*app.Server, error) {
+				u, err := app.StartUp(ctx, cfg, log)
+				if err != nil {
+					return nil, err
+				}
+				return &u.Server, nil
+			}, func(out io.Writer, s *app.Server, cfg config.Config, cfgPath string) {
+				fmt.Fprintf(out, "Skiff is up.\n  API:   %s\n  NATS:  %s\n  node:  %s\n  data:  %s\n  client config: %s\n",
+					s.API.URL(), s.NATS.ClientURL, cfg.Agent.NodeName, cfg.DataDir, cfgPath)
+				fmt.Fprintf(out, "Try: skiff apply -f testbed/examples/hello-wasm.yaml && skiff get pods\n")
+			})
 		},
 	}
 	f.register(cmd.Flags(), true, true)
@@ -137,22 +132,10 @@ func newServerCmd() *cobra.Command {
 		Short: "Run the control plane and REST API (agents run elsewhere with `skiff agent`)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := f.load(cmd.Flags())
-			if err != nil {
-				return err
-			}
-			log := app.NewLogger(cfg, cmd.ErrOrStderr())
-			s, err := app.StartServer(cmd.Context(), cfg, log)
-			if err != nil {
-				return explainListenError(err)
-			}
-			cfgPath, err := writeClientConfig(s.API.URL(), s.NATS.ClientURL, s.AdminToken)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Skiff server is up.\n  API:   %s\n  NATS:  %s\n  data:  %s\n  client config: %s\nJoin a node: skiff agent --nats %s --node-name NAME\n",
-				s.API.URL(), s.NATS.ClientURL, cfg.DataDir, cfgPath, s.NATS.ClientURL)
-			return waitThenStop(cmd.Context(), s.Done(), s.Stop)
+			return serveControlPlane(cmd, &f, app.StartServer, func(out io.Writer, s *app.Server, cfg config.Config, cfgPath string) {
+				fmt.Fprintf(out, "Skiff server is up.\n  API:   %s\n  NATS:  %s\n  data:  %s\n  client config: %s\nJoin a node: skiff agent --nats %s --node-name NAME\n",
+					s.API.URL(), s.NATS.ClientURL, cfg.DataDir, cfgPath, s.NATS.ClientURL)
+			})
 		},
 	}
 	f.register(cmd.Flags(), true, false)
@@ -185,6 +168,28 @@ func newAgentCmd() *cobra.Command {
 	f.register(cmd.Flags(), false, true)
 	cmd.Flags().StringVar(&f.cfg.Agent.NATSURL, "nats", "", "NATS URL of the control plane (nats://HOST:4222)")
 	return cmd
+}
+
+// serveControlPlane loads the configuration, starts a control plane (with
+// or without a local agent), records where it listens in the client
+// config, prints banner and runs until interrupted.
+func serveControlPlane(cmd *cobra.Command, f *serveFlags,
+	start func(context.Context, config.Config, *slog.Logger) (*app.Server, error),
+	banner func(io.Writer, *app.Server, config.Config, string)) error {
+	cfg, err := f.load(cmd.Flags())
+	if err != nil {
+		return err
+	}
+	s, err := start(cmd.Context(), cfg, app.NewLogger(cfg, cmd.ErrOrStderr()))
+	if err != nil {
+		return explainListenError(err)
+	}
+	cfgPath, err := writeClientConfig(s.API.URL(), s.NATS.ClientURL, s.AdminToken)
+	if err != nil {
+		return err
+	}
+	banner(cmd.OutOrStdout(), s, cfg, cfgPath)
+	return waitThenStop(cmd.Context(), s.Done(), s.Stop)
 }
 
 func waitThenStop(ctx context.Context, done <-chan os.Signal, stop func(context.Context) error) error {
