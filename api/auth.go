@@ -40,6 +40,18 @@ const (
 	TokensPath = "/api/v1/" + TokensResource
 	// TokensResource is the resource name of tokens, for authorization.
 	TokensResource = "tokens"
+	// JoinTokensPath is the collection of join tokens: POST a
+	// JoinTokenRequest, GET to list; JoinTokensPath/<name> to DELETE
+	// (revoke) one. Admin tokens of all namespaces only.
+	JoinTokensPath = "/api/v1/" + JoinTokensResource
+	// JoinTokensResource is the resource name of join tokens.
+	JoinTokensResource = "jointokens"
+	// NATSCredentialsPath: POST a NATSCredentialRequest to get a read-only
+	// events credential for the NATS CLI. Any token that may read events
+	// (view and up).
+	NATSCredentialsPath = "/api/v1/" + NATSCredentialsResource
+	// NATSCredentialsResource is the resource name of events credentials.
+	NATSCredentialsResource = "natscredentials"
 	// WhoAmIPath answers any valid token with its own Token (no secret).
 	WhoAmIPath = "/api/v1/whoami"
 	// AccessTokenParam carries the token in the query string of a watch,
@@ -55,6 +67,12 @@ const (
 // StatusReasonUnauthorized is the reason of a 401: no token, or one that
 // is unknown, forged, revoked or expired.
 const StatusReasonUnauthorized StatusReason = "Unauthorized"
+
+// JoinTokenPath is the path of one join token.
+func JoinTokenPath(name string) string { return JoinTokensPath + "/" + name }
+
+// NodeRevokePath revokes a node's credential and deletes the Node (POST).
+func NodeRevokePath(name string) string { return "/api/v1/nodes/" + name + "/revoke" }
 
 // TokenPath is the path of one token.
 func TokenPath(name string) string { return TokensPath + "/" + name }
@@ -123,4 +141,65 @@ func (r TokenRequest) Validate() error {
 		errs = append(errs, invalid("expirationSeconds", "%d must be between 0 (no expiry) and %d", *s, MaxTokenExpirationSeconds))
 	}
 	return errs.OrNil()
+}
+
+// JoinTokenRequest asks for a join token (POST JoinTokensPath): a secret
+// that lets devices join as nodes until it expires or is revoked.
+type JoinTokenRequest struct {
+	// Name of the token; empty to have one generated ("join-xxxxx").
+	Name string `json:"name,omitempty"`
+	// ExpirationSeconds is the token's lifetime; nil for the default
+	// (24 hours), 0 for no expiry.
+	ExpirationSeconds *int64 `json:"expirationSeconds,omitempty"`
+	// Labels every node that joins with the token gets; they belong to
+	// the API (the node cannot change them).
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// DefaultJoinTokenExpirationSeconds is a join token's lifetime when the
+// request names none: a day, like kubeadm's bootstrap tokens.
+const DefaultJoinTokenExpirationSeconds = 24 * 3600
+
+// Validate checks the request's fields.
+func (r JoinTokenRequest) Validate() error {
+	var errs FieldErrors
+	if r.Name != "" {
+		if err := ValidateName(r.Name); err != nil {
+			errs = append(errs, invalid("name", "%v", err))
+		}
+	}
+	if s := r.ExpirationSeconds; s != nil && (*s < 0 || *s > MaxTokenExpirationSeconds) {
+		errs = append(errs, invalid("expirationSeconds", "%d must be between 0 (no expiry) and %d", *s, MaxTokenExpirationSeconds))
+	}
+	errs = append(errs, validateLabels(r.Labels, "labels")...)
+	return errs.OrNil()
+}
+
+// JoinTokenInfo describes a join token. Token, the secret, is set only in
+// the answer to its creation.
+type JoinTokenInfo struct {
+	TypeMeta            `json:",inline"`
+	Name                string            `json:"name"`
+	Token               string            `json:"token,omitempty"`
+	Labels              map[string]string `json:"labels,omitempty"`
+	CreationTimestamp   time.Time         `json:"creationTimestamp"`
+	ExpirationTimestamp *time.Time        `json:"expirationTimestamp,omitempty"`
+	Revoked             bool              `json:"revoked,omitempty"`
+}
+
+// NATSCredentialRequest asks for a read-only events credential (POST
+// NATSCredentialsPath) for the nkey PublicKey, which the client made and
+// keeps.
+type NATSCredentialRequest struct {
+	PublicKey string `json:"publicKey"`
+}
+
+// NATSCredential is the user JWT for a NATSCredentialRequest, where to
+// connect, the CA to verify the server with, and the inbox prefix the
+// connection must use.
+type NATSCredential struct {
+	JWT         string `json:"jwt"`
+	URL         string `json:"url"`
+	CA          string `json:"ca"`
+	InboxPrefix string `json:"inboxPrefix"`
 }

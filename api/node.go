@@ -7,7 +7,21 @@ const (
 	LabelArch     = "kubernetes.io/arch"
 	LabelOS       = "kubernetes.io/os"
 	LabelHostname = "kubernetes.io/hostname"
+	// AgentLabelPrefix starts the keys of labels an agent may set on its
+	// own Node besides the three above (node restriction; see
+	// docs/security.md). Every other label belongs to the API.
+	AgentLabelPrefix = "agent.skiff.sh/"
 )
+
+// AgentOwnsLabel reports whether key is a label a node's agent may set and
+// remove on its own Node.
+func AgentOwnsLabel(key string) bool {
+	switch key {
+	case LabelArch, LabelOS, LabelHostname:
+		return true
+	}
+	return len(key) > len(AgentLabelPrefix) && key[:len(AgentLabelPrefix)] == AgentLabelPrefix
+}
 
 // NoExecute taints the control plane puts on nodes that are not Ready,
 // as Kubernetes does.

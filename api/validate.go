@@ -246,3 +246,9 @@ func sortedKeys[K ~string, V any](m map[K]V) []K {
 	}
 	return keys
 }
+
+// ValidateLabelMap checks label keys and values, naming each bad one under
+// path; nil when all are valid.
+func ValidateLabelMap(labels map[string]string, path string) error {
+	return validateLabels(labels, path).OrNil()
+}

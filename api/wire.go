@@ -22,6 +22,13 @@ const (
 	// token's name: its SHA-256, role, namespace and expiry, never the
 	// token itself.
 	TokensBucket = "skiff-tokens"
+	// IdentitiesBucket holds what the NATS account is built from: one
+	// record per join token (join.<token public key>) and per node identity
+	// (nodes.<node>), revocations included. See docs/security.md.
+	IdentitiesBucket = "skiff-identities"
+	// JoinSubject is where a joining device sends its JoinRequest; the only
+	// subject a join token lets it publish on.
+	JoinSubject = "skiff.join"
 	// EventsStream keeps every CloudEvent published under EventsSubjects.
 	EventsStream = "SKIFF_EVENTS"
 	// EventsSubjects is the stream's subject filter.
@@ -77,6 +84,15 @@ func NodeSubjects(node string) string { return "skiff.node." + node + ".>" }
 // NodeInboxPrefix is the inbox prefix a node's NATS connection uses for
 // replies, so its permissions can allow only its own inbox.
 func NodeInboxPrefix(node string) string { return "_INBOX_" + node }
+
+// JoinInboxPrefix is the inbox prefix of a joining device's connection,
+// named by the device's node public key (an nkey, which the NATS server
+// verified), so that one joining device cannot read another's answer.
+func JoinInboxPrefix(nodePublicKey string) string { return "_INBOX_join_" + nodePublicKey }
+
+// EventsInboxPrefix is the inbox prefix of an events reader's connection
+// (the NATS CLI's inbox_prefix), named by its public key.
+func EventsInboxPrefix(publicKey string) string { return "_INBOX_events_" + publicKey }
 
 // Agent verbs: the last token of the subjects a node publishes to.
 const (
@@ -172,9 +188,42 @@ type PodStatusReport struct {
 	Removed   bool      `json:"removed,omitempty"`
 }
 
+// JoinRequest asks the control plane for a node identity, once per device.
+// Signature is the join token's key's signature (nkeys, base64url) over
+// JoinSigningPayload: it proves the sender holds the token's secret.
+type JoinRequest struct {
+	NodeName string `json:"nodeName"`
+	// NodePublicKey is the nkey (user, "U…") the device made for itself;
+	// its seed never leaves the device.
+	NodePublicKey string `json:"nodePublicKey"`
+	// TokenPublicKey names the join token (its key's public half, "A…").
+	TokenPublicKey string `json:"tokenPublicKey"`
+	// Labels the agent asks for at its first join (its --label flags);
+	// the token's own labels win over them.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Time is when the request was made; the control plane refuses
+	// requests older or newer than a few minutes.
+	Time      time.Time `json:"time"`
+	Signature string    `json:"signature"`
+}
+
+// JoinSigningPayload is what a JoinRequest's signature covers.
+func JoinSigningPayload(r JoinRequest) []byte {
+	return []byte("skiff-join-v1\n" + r.NodeName + "\n" + r.NodePublicKey + "\n" + r.TokenPublicKey + "\n" + r.Time.UTC().Format(time.RFC3339Nano))
+}
+
+// JoinResponse carries the node's user JWT (the NATS credential for the
+// nkey it sent), or why the join was refused.
+type JoinResponse struct {
+	JWT   string `json:"jwt,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
 // Ack answers a request that returns nothing but success or an error.
 type Ack struct {
 	Error string `json:"error,omitempty"`
+	// Warnings say what of the request was not applied, and why.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // LogRequest asks a node for a container's log.

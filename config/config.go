@@ -41,6 +41,10 @@ type Config struct {
 	// LeaderTTL is the TTL of the control-plane leader key: a dead leader
 	// is replaced within one TTL. Default 10s.
 	LeaderTTL time.Duration `json:"leaderTTL"`
+	// TLSSANs are extra names (DNS names or IP addresses) of the control
+	// plane's serving certificate, besides localhost, the host name and
+	// the listen addresses: the names agents and clients reach it by.
+	TLSSANs []string `json:"tlsSANs"`
 }
 
 // APIConfig configures the REST API and dashboard server.
@@ -73,6 +77,11 @@ type AgentConfig struct {
 	NodeName string `json:"nodeName"`
 	// NATSURL is where a standalone agent finds the control plane's NATS.
 	NATSURL string `json:"natsURL"`
+	// JoinToken (skf1::…, from `skiff token create --join`) is used once,
+	// when the agent has no identity yet: it pins the cluster CA and
+	// exchanges the token for the node's own credential, kept in the
+	// agent's data dir. Ignored once the agent has an identity.
+	JoinToken string `json:"joinToken"`
 	// Labels are added to the node's labels (besides arch, os, hostname).
 	Labels map[string]string `json:"labels"`
 	// LeaseInterval is how often the agent renews its lease. Default 10s.
@@ -319,6 +328,16 @@ func (c *Config) Validate() error {
 	if c.Agent.NodeName != "" {
 		if err := api.ValidateName(c.Agent.NodeName); err != nil {
 			errs = append(errs, fmt.Errorf("agent.nodeName: %w", err))
+		}
+	}
+	if c.Agent.JoinToken != "" {
+		if _, err := api.ParseJoinToken(c.Agent.JoinToken); err != nil {
+			errs = append(errs, fmt.Errorf("agent.joinToken: %w", err))
+		}
+	}
+	for i, san := range c.TLSSANs {
+		if san == "" || strings.ContainsAny(san, " /*") {
+			errs = append(errs, fmt.Errorf("tlsSANs[%d]: %q is not a host name or IP address", i, san))
 		}
 	}
 	if c.Agent.LeaseInterval <= 0 {

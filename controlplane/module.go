@@ -2,11 +2,13 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/fx"
 
+	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane/agentapi"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
@@ -16,7 +18,9 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/events"
 	"github.com/skiff-sh/skiff/controlplane/leader"
 	"github.com/skiff-sh/skiff/controlplane/metrics"
+	"github.com/skiff-sh/skiff/controlplane/natsauth"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
+	"github.com/skiff-sh/skiff/controlplane/pki"
 	"github.com/skiff-sh/skiff/controlplane/nodelifecycle"
 	"github.com/skiff-sh/skiff/controlplane/scheduler"
 	"github.com/skiff-sh/skiff/controlplane/store"
@@ -39,6 +43,10 @@ type ControlPlane struct {
 	Leader        *leader.Elector
 	Tokens        *auth.Tokens
 	Metrics       *metrics.Cluster
+	// Identities issues and revokes NATS identities; nil with an
+	// external NATS.
+	Identities *natsauth.Identities
+	CA         *pki.CA
 }
 
 // Module is the whole control plane except the REST API: NATS (embedded
@@ -46,6 +54,7 @@ type ControlPlane struct {
 // artifacts, node lifecycle, the controllers, the API tokens and the
 // process's metrics registry.
 var Module = fx.Module("controlplane",
+	pki.Module,
 	natsserver.Module,
 	metrics.Module,
 	auth.Module,
@@ -58,7 +67,34 @@ var Module = fx.Module("controlplane",
 	nodelifecycle.Module,
 	controllers.Module,
 	fx.Provide(newElector),
+	fx.Provide(newIdentities),
 )
+
+// newIdentities runs the identity service when this control plane holds
+// the NATS trust (the embedded server); a joined node's Node is created
+// with the labels it joined with.
+func newIdentities(lc fx.Lifecycle, c *natsserver.Conn, st *store.Store, ca *pki.CA, cfg config.Config, log *slog.Logger) (*natsauth.Identities, error) {
+	if c.Keys == nil {
+		return nil, nil
+	}
+	nodes := store.For[*api.Node](st)
+	onJoin := func(ctx context.Context, name string, labels map[string]string) error {
+		n := &api.Node{TypeMeta: api.TypeMeta{Kind: "Node", APIVersion: "v1"}, ObjectMeta: api.ObjectMeta{Name: name, Labels: labels}}
+		err := nodes.Create(ctx, n)
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return nil // a rejoin, or a Node an administrator made first
+		}
+		return err
+	}
+	id, err := natsauth.Open(context.Background(), c.Keys, c.JS, c.NC, c.System, natsauth.Options{
+		Replicas: cfg.NATS.Replicas, CAFingerprint: ca.Fingerprint(), ClientURL: c.ClientURL, CAPEM: ca.PEM, OnJoin: onJoin,
+	}, log.With("component", "identities"))
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StartStopHook(id.Start, id.Stop))
+	return id, nil
+}
 
 // newElector runs the components that act on the cluster on the elected
 // replica only, in this order (stopped in reverse): the events watcher

@@ -163,6 +163,9 @@ func (a *Agent) register(ctx context.Context) error {
 	if ack.Error != "" {
 		return fmt.Errorf("register node %s: control plane refused: %s", a.opts.NodeName, ack.Error)
 	}
+	for _, w := range ack.Warnings {
+		a.log.Warn("registration: not applied", "node", a.opts.NodeName, "reason", w)
+	}
 	return nil
 }
 

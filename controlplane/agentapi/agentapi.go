@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -152,9 +154,10 @@ func (s *Server) handle(m *nats.Msg) {
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
 	var err error
+	var warnings []string
 	switch verbOf(m.Subject) {
 	case api.AgentRegister:
-		err = s.register(ctx, node, m.Data)
+		warnings, err = s.register(ctx, node, m.Data)
 	case api.AgentLease:
 		err = s.renew(ctx, node, m.Data)
 	case api.AgentStatus:
@@ -164,7 +167,7 @@ func (s *Server) handle(m *nats.Msg) {
 		s.log.Warn("agent message", "subject", m.Subject, "err", err)
 	}
 	if m.Reply != "" {
-		ack := api.Ack{}
+		ack := api.Ack{Warnings: warnings}
 		if err != nil {
 			ack.Error = err.Error()
 		}
@@ -173,30 +176,29 @@ func (s *Server) handle(m *nats.Msg) {
 	}
 }
 
-func (s *Server) register(ctx context.Context, node string, data []byte) error {
+func (s *Server) register(ctx context.Context, node string, data []byte) ([]string, error) {
 	var reg api.NodeRegistration
 	if err := json.Unmarshal(data, &reg); err != nil {
-		return fmt.Errorf("register %s: bad message: %w", node, err)
+		return nil, fmt.Errorf("register %s: bad message: %w", node, err)
 	}
 	n := &reg.Node
 	if n.Name != node {
-		return fmt.Errorf("register %s: the message names node %q; a node registers itself only", node, n.Name)
+		return nil, fmt.Errorf("register %s: the message names node %q; a node registers itself only", node, n.Name)
 	}
 	api.SetDefaults(n)
 	if err := api.Validate(n); err != nil {
-		return fmt.Errorf("register %s: %w", node, err)
+		return nil, fmt.Errorf("register %s: %w", node, err)
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	ready := api.NodeCondition{Type: api.NodeReady, Status: api.ConditionTrue, Reason: "AgentReady", Message: "agent registered", LastHeartbeatTime: now, LastTransitionTime: now}
+	var warnings []string
 	_, err := s.nodes.Mutate(ctx, "", node, func(cur *api.Node) error {
-		// Keep what administrators set (spec, their labels and
-		// annotations); take the rest from the agent.
-		for k, v := range n.Labels {
-			if cur.Labels == nil {
-				cur.Labels = map[string]string{}
-			}
-			cur.Labels[k] = v
-		}
+		// Node restriction: the agent sets only the labels it owns; the
+		// rest (what the node joined with, what administrators set) belong
+		// to the API. Spec and annotations are never the agent's.
+		var labels map[string]string
+		labels, warnings = agentLabels(cur.Labels, n.Labels)
+		cur.Labels = labels
 		conds := cur.Status.Conditions
 		cur.Status = n.Status
 		cur.Status.Conditions = conds
@@ -204,18 +206,50 @@ func (s *Server) register(ctx context.Context, node string, data []byte) error {
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		n.Status.SetCondition(ready)
-		n.ResourceVersion, n.UID = "", ""
-		err = s.nodes.Create(ctx, n)
+		fresh := &api.Node{TypeMeta: n.TypeMeta, ObjectMeta: api.ObjectMeta{Name: node}, Status: n.Status}
+		fresh.Labels, warnings = agentLabels(nil, n.Labels)
+		fresh.Status.SetCondition(ready)
+		err = s.nodes.Create(ctx, fresh)
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return s.register(ctx, node, data) // raced with another replica
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("register %s: %w", node, err)
+		return nil, fmt.Errorf("register %s: %w", node, err)
+	}
+	if len(warnings) > 0 {
+		s.log.Warn("node registration: labels not applied", "node", node, "labels", warnings)
 	}
 	s.log.Info("node registered", "node", node, "arch", n.Status.NodeInfo.Architecture)
-	return s.putLease(ctx, node, api.Lease{Node: node, RenewTime: now})
+	return warnings, s.putLease(ctx, node, api.Lease{Node: node, RenewTime: now})
+}
+
+// agentLabels are a Node's labels after its agent registered with want:
+// the labels the agent owns (api.AgentOwnsLabel) follow want, every other
+// label stays as it is. A label of want that the agent does not own and
+// that differs from the stored one is named in warnings.
+func agentLabels(cur, want map[string]string) (map[string]string, []string) {
+	out := map[string]string{}
+	for k, v := range cur {
+		if !api.AgentOwnsLabel(k) {
+			out[k] = v
+		}
+	}
+	var warnings []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		v := want[k]
+		if api.AgentOwnsLabel(k) {
+			out[k] = v
+			continue
+		}
+		if cv, ok := out[k]; !ok || cv != v {
+			warnings = append(warnings, fmt.Sprintf("%s=%s: an agent sets only kubernetes.io/arch, kubernetes.io/os, kubernetes.io/hostname and %s* labels after it joined; set others through the API", k, v, api.AgentLabelPrefix))
+		}
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, warnings
 }
 
 func (s *Server) putLease(ctx context.Context, node string, l api.Lease) error {

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/controlplane/natsauth"
+	"github.com/skiff-sh/skiff/controlplane/pki"
 )
 
 // Conn is the control plane's connection to NATS: to the embedded server
@@ -23,13 +25,25 @@ type Conn struct {
 	JS     jetstream.JetStream
 	// ClientURL is where other processes (agents, the NATS CLI) connect.
 	ClientURL string
+	// InProcessURL names the embedded server for in-process connections
+	// (nats.InProcessServer), which need no TLS; "" with an external NATS.
+	InProcessURL string
+	// Keys are the NATS trust (operator, accounts, signing keys) when
+	// this control plane runs the embedded server in operator mode; nil
+	// with an external NATS, whose trust is its operator's.
+	Keys *natsauth.Keys
+	// System is a connection as the SYS account's user, for pushing
+	// account updates; nil when Keys is nil.
+	System *nats.Conn
 }
 
-// Close flushes and closes the connection and shuts the embedded server down.
+// Close flushes and closes the connections and shuts the embedded server down.
 func (c *Conn) Close() {
-	if c.NC != nil {
-		_ = c.NC.FlushTimeout(time.Second) // deliver what was published
-		c.NC.Close()
+	for _, nc := range []*nats.Conn{c.NC, c.System} {
+		if nc != nil {
+			_ = nc.FlushTimeout(time.Second) // deliver what was published
+			nc.Close()
+		}
 	}
 	if c.Server != nil {
 		c.Server.Shutdown()
@@ -38,27 +52,75 @@ func (c *Conn) Close() {
 }
 
 // Open starts the embedded server (unless cfg.NATS.URL names an external
-// one) and connects to it. In-process clients use an in-process
-// connection, which skips the TCP stack.
-func Open(cfg config.Config, log *slog.Logger) (*Conn, error) {
+// one) and connects to it. The embedded server requires TLS (serving)
+// of TCP clients and runs in operator mode with the keys kept in the PKI
+// directory, made on first start (docs/security.md). In-process clients
+// use an in-process connection, which skips the TCP stack.
+func Open(cfg config.Config, log *slog.Logger, serving *pki.Serving) (*Conn, error) {
 	c := &Conn{}
 	opts := []nats.Option{nats.Name("skiff-controlplane"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	var sysOpts []nats.Option
 	if cfg.NATS.URL != "" {
 		c.ClientURL = cfg.NATS.URL
 	} else {
-		s, err := Start(Options{Listen: cfg.NATS.Listen, StoreDir: cfg.Path("jetstream"), NoSync: cfg.NATS.NoSync}, log)
+		keys, err := natsauth.LoadOrCreateKeys(pki.Dir(cfg))
 		if err != nil {
 			return nil, err
 		}
-		c.Server, c.ClientURL = s, s.ClientURL()
-		opts = append(opts, nats.InProcessServer(s))
+		op, _, err := keys.Operator()
+		if err != nil {
+			return nil, err
+		}
+		sysJWT, err := keys.SystemAccountJWT()
+		if err != nil {
+			return nil, err
+		}
+		accJWT, err := keys.AccountJWT(nil)
+		if err != nil {
+			return nil, err
+		}
+		s, err := Start(Options{
+			Listen: cfg.NATS.Listen, StoreDir: cfg.Path("jetstream"), NoSync: cfg.NATS.NoSync,
+			TLS: serving.TLSConfig(),
+			Auth: &Auth{
+				Operator: op, SystemAccount: keys.SystemAccount(), ResolverDir: cfg.Path("pki", "accounts"),
+				Preload: map[string]string{keys.SystemAccount(): sysJWT, keys.Account(): accJWT},
+			},
+		}, log)
+		if err != nil {
+			return nil, err
+		}
+		c.Server, c.ClientURL, c.InProcessURL, c.Keys = s, "tls://"+hostPort(s), "nats://"+hostPort(s), keys
+		cp, err := keys.ControlPlaneUser()
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		sys, err := keys.SystemUser()
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		opts = append(opts, nats.InProcessServer(s), nats.UserJWTAndSeed(cp.JWT, string(cp.Seed)))
+		sysOpts = []nats.Option{nats.Name("skiff-controlplane-system"), nats.InProcessServer(s),
+			nats.UserJWTAndSeed(sys.JWT, string(sys.Seed)), nats.MaxReconnects(-1)}
 	}
-	nc, err := nats.Connect(c.ClientURL, opts...)
+	url := c.ClientURL
+	if c.InProcessURL != "" {
+		url = c.InProcessURL
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("connect to NATS at %s: %w", c.ClientURL, err)
 	}
 	c.NC = nc
+	if sysOpts != nil {
+		if c.System, err = nats.Connect(url, sysOpts...); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("connect to NATS at %s as the system user: %w", c.ClientURL, err)
+		}
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		c.Close()
@@ -68,11 +130,20 @@ func Open(cfg config.Config, log *slog.Logger) (*Conn, error) {
 	return c, nil
 }
 
+// hostPort is the server's client address without a scheme.
+func hostPort(s *server.Server) string {
+	a := s.Addr()
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
 // Module provides *Conn, *nats.Conn and jetstream.JetStream; the server
 // shuts down when the app stops.
 var Module = fx.Module("nats",
-	fx.Provide(func(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*Conn, error) {
-		c, err := Open(cfg, log)
+	fx.Provide(func(lc fx.Lifecycle, cfg config.Config, log *slog.Logger, serving *pki.Serving) (*Conn, error) {
+		c, err := Open(cfg, log, serving)
 		if err != nil {
 			return nil, err
 		}

@@ -3,13 +3,17 @@
 package natsserver
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -25,6 +29,27 @@ type Options struct {
 	NoSync bool
 	// ServerName names the server in logs and cluster views.
 	ServerName string
+	// TLS, when set, is required of every TCP client (in-process
+	// connections need none).
+	TLS *tls.Config
+	// Auth, when set, runs the server in operator mode: every client
+	// needs a user JWT of a trusted account. Without it the server accepts
+	// anonymous clients, which only package tests do.
+	Auth *Auth
+}
+
+// Auth is the operator-mode configuration of the embedded server.
+type Auth struct {
+	Operator      *jwt.OperatorClaims
+	SystemAccount string
+	// ResolverDir keeps the account JWTs (a full directory resolver), so
+	// a restarted server knows every account before the control plane is
+	// up to push them.
+	ResolverDir string
+	// Preload are account JWTs by public key, stored in the resolver
+	// when it holds none for that account yet (a stored one may be newer:
+	// it can carry revocations).
+	Preload map[string]string
 }
 
 // Start runs an embedded nats-server with JetStream and waits until it
@@ -57,6 +82,31 @@ func Start(opts Options, log *slog.Logger) (*server.Server, error) {
 		NoSigs:             true,
 		MaxPayload:         4 << 20,
 		JetStreamMaxMemory: 256 << 20,
+	}
+	if opts.TLS != nil {
+		sopts.TLSConfig = opts.TLS
+		sopts.TLS = true
+		sopts.TLSTimeout = 5
+	}
+	if a := opts.Auth; a != nil {
+		if err := os.MkdirAll(a.ResolverDir, 0o700); err != nil {
+			return nil, fmt.Errorf("nats account resolver: %w", err)
+		}
+		res, err := server.NewDirAccResolver(a.ResolverDir, 0, 2*time.Minute, server.NoDelete)
+		if err != nil {
+			return nil, fmt.Errorf("nats account resolver: %w", err)
+		}
+		for key, tok := range a.Preload {
+			if _, err := os.Stat(filepath.Join(a.ResolverDir, key+".jwt")); err == nil {
+				continue
+			}
+			if err := res.Store(key, tok); err != nil {
+				return nil, fmt.Errorf("nats account resolver: preload %s: %w", key, err)
+			}
+		}
+		sopts.TrustedOperators = []*jwt.OperatorClaims{a.Operator}
+		sopts.SystemAccount = a.SystemAccount
+		sopts.AccountResolver = res
 	}
 	s, err := server.NewServer(sopts)
 	if err != nil {

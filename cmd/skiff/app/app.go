@@ -6,13 +6,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -22,7 +25,9 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
 	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/dispatch"
+	"github.com/skiff-sh/skiff/controlplane/natsauth"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
+	"github.com/skiff-sh/skiff/controlplane/pki"
 	"github.com/skiff-sh/skiff/controlplane/store"
 	"github.com/skiff-sh/skiff/edge"
 	"github.com/skiff-sh/skiff/runtimes"
@@ -166,12 +171,21 @@ func upGraph(cfg config.Config, log *slog.Logger, u *Up) fx.Option {
 	return fx.Options(
 		common(cfg, log),
 		serverOptions(cfg),
-		fx.Provide(func(c *natsserver.Conn) (agentConn, error) {
+		fx.Provide(func(c *natsserver.Conn, ids *natsauth.Identities, ca *pki.CA) (agentConn, error) {
 			var extra []nats.Option
+			url := c.ClientURL
 			if c.Server != nil {
 				extra = append(extra, nats.InProcessServer(c.Server))
+				url = c.InProcessURL
 			}
-			nc, err := edge.Connect(c.ClientURL, cfg.Agent.NodeName, extra...)
+			if ids != nil {
+				id, err := localIdentity(ids, ca, cfg)
+				if err != nil {
+					return agentConn{}, err
+				}
+				extra = append(extra, nats.UserJWTAndSeed(id.JWT, string(id.Seed)))
+			}
+			nc, err := edge.Connect(url, cfg.Agent.NodeName, extra...)
 			return agentConn{nc}, err
 		}),
 		agentOptions(cfg, agentSettings{}),
@@ -212,13 +226,102 @@ func agentGraph(cfg config.Config, log *slog.Logger, set agentSettings, a *Agent
 	return fx.Options(
 		common(cfg, log),
 		fx.Provide(func() (agentConn, error) {
-			nc, err := edge.Connect(cfg.Agent.NATSURL, cfg.Agent.NodeName)
+			nc, err := connectAgent(cfg, log)
 			return agentConn{nc}, err
 		}),
 		fx.Provide(func(c agentConn) *nats.Conn { return c.Conn }),
 		agentOptions(cfg, set),
 		fx.Invoke(func(ag *edge.Agent, c agentConn) { a.Agent, a.NC = ag, c.Conn }),
 	)
+}
+
+// localIdentity is the identity of `skiff up`'s own agent: kept in its
+// data dir like a joined agent's, issued directly by the control plane in
+// the same process on first start (no join token needed).
+func localIdentity(ids *natsauth.Identities, ca *pki.CA, cfg config.Config) (*edge.Identity, error) {
+	dir := edge.IdentityDir(cfg.Path("agent"))
+	id, err := edge.LoadIdentity(dir)
+	if err != nil {
+		return nil, err
+	}
+	if id != nil && id.NodeName == cfg.Agent.NodeName && pki.PEMEqual(id.CAPEM, ca.PEM) {
+		return id, nil
+	}
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if id != nil {
+		// Renamed, or a new CA: the old identity is void.
+		_ = ids.RevokeNode(ctx, id.NodeName)
+	}
+	tok, err := ids.IssueNode(ctx, cfg.Agent.NodeName, pub, "", cfg.Agent.Labels)
+	if errors.Is(err, natsauth.ErrAlreadyExists) {
+		// The identity on disk was lost: replace the recorded one.
+		if err = ids.RevokeNode(ctx, cfg.Agent.NodeName); err == nil {
+			tok, err = ids.IssueNode(ctx, cfg.Agent.NodeName, pub, "", cfg.Agent.Labels)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("local agent identity: %w", err)
+	}
+	id = &edge.Identity{NodeName: cfg.Agent.NodeName, JWT: tok, Seed: seed, CAPEM: ca.PEM}
+	if err := id.Save(dir); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// connectAgent connects a standalone agent: with its identity from its
+// data dir, or, on first start, with the identity it gets by joining with
+// cfg.Agent.JoinToken. Without either it connects without credentials,
+// which only a NATS that accepts anonymous clients allows.
+func connectAgent(cfg config.Config, log *slog.Logger) (*nats.Conn, error) {
+	dir := edge.IdentityDir(cfg.Path("agent"))
+	id, err := edge.LoadIdentity(dir)
+	if err != nil {
+		return nil, err
+	}
+	if id != nil && id.NodeName != cfg.Agent.NodeName {
+		return nil, fmt.Errorf("this agent's identity (%s) is node %q, not %q: keep the name, or remove %s and join again with a new token",
+			dir, id.NodeName, cfg.Agent.NodeName, dir)
+	}
+	if id == nil && cfg.Agent.JoinToken != "" {
+		tok, err := api.ParseJoinToken(cfg.Agent.JoinToken)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		start := time.Now()
+		if id, err = edge.Join(ctx, cfg.Agent.NATSURL, tok, cfg.Agent.NodeName, cfg.Agent.Labels); err != nil {
+			return nil, err
+		}
+		if err := id.Save(dir); err != nil {
+			return nil, err
+		}
+		log.Info("joined the cluster", "node", cfg.Agent.NodeName, "identity", dir, "took", time.Since(start).Round(time.Millisecond))
+	}
+	var opts []nats.Option
+	if id != nil {
+		if opts, err = id.NATSOptions(); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Warn("this agent has no identity and no join token: connecting without credentials, which only a NATS that accepts anonymous clients allows; join with --token from `skiff token create --join`")
+	}
+	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		log.Warn("nats", "err", err)
+	}), nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		if err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization") {
+			log.Error("the control plane's NATS refused this node's credential: it was revoked, or the cluster was made anew; remove "+dir+" and join again with a new token", "err", err)
+		}
+	}))
+	return edge.Connect(cfg.Agent.NATSURL, cfg.Agent.NodeName, opts...)
 }
 
 // agentConn is the agent's own NATS connection (core NATS, its own inbox

@@ -1,0 +1,325 @@
+// Package natsauth holds Skiff's NATS trust: the operator, the SYS and
+// SKIFF accounts and their signing keys, the JWTs built from them, and the
+// identity service that joins nodes, issues events readers' credentials
+// and revokes them. docs/security.md explains the model; in short, NATS
+// runs in operator mode (decentralised JWTs with nkeys), every identity
+// proves it holds its nkey, and permissions are enforced by the NATS
+// servers from scoped signing keys in the SKIFF account.
+//
+// Package natsauth imports api, nats.go, nats-io/jwt and nkeys, never
+// another controlplane package.
+package natsauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+
+	"github.com/skiff-sh/skiff/api"
+)
+
+// KeysFile is the file under the PKI directory that holds the seeds.
+const KeysFile = "nats.json"
+
+// Names of the accounts, as NATS tools show them.
+const (
+	OperatorName = "skiff"
+	SystemName   = "SYS"
+	AccountName  = "SKIFF"
+)
+
+// Roles of the SKIFF account's scoped signing keys.
+const (
+	RoleNode   = "node"
+	RoleEvents = "events"
+)
+
+// Keys are the seeds of the trust chain. The file holding them is the
+// cluster's master secret: whoever reads it can mint any identity.
+type Keys struct {
+	operator, system, account, nodeSigner, eventsSigner nkeys.KeyPair
+}
+
+type keysFile struct {
+	Operator     string `json:"operator"`
+	System       string `json:"system"`
+	Account      string `json:"account"`
+	NodeSigner   string `json:"nodeSigner"`
+	EventsSigner string `json:"eventsSigner"`
+}
+
+// LoadOrCreateKeys reads the keys from dir/KeysFile, or makes new ones
+// there (mode 0600) when there is no such file.
+func LoadOrCreateKeys(dir string) (*Keys, error) {
+	path := filepath.Join(dir, KeysFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createKeys(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nats keys: %w", err)
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("nats keys: %s is readable by others (mode %v): chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	var f keysFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("nats keys %s: %w", path, err)
+	}
+	k := &Keys{}
+	for _, s := range []struct {
+		seed string
+		dst  *nkeys.KeyPair
+		name string
+	}{{f.Operator, &k.operator, "operator"}, {f.System, &k.system, "system"}, {f.Account, &k.account, "account"},
+		{f.NodeSigner, &k.nodeSigner, "nodeSigner"}, {f.EventsSigner, &k.eventsSigner, "eventsSigner"}} {
+		kp, err := nkeys.FromSeed([]byte(s.seed))
+		if err != nil {
+			return nil, fmt.Errorf("nats keys %s: %s: %w", path, s.name, err)
+		}
+		*s.dst = kp
+	}
+	return k, nil
+}
+
+func createKeys(path string) (*Keys, error) {
+	k := &Keys{}
+	var err error
+	if k.operator, err = nkeys.CreateOperator(); err != nil {
+		return nil, err
+	}
+	for _, dst := range []*nkeys.KeyPair{&k.system, &k.account, &k.nodeSigner, &k.eventsSigner} {
+		if *dst, err = nkeys.CreateAccount(); err != nil {
+			return nil, err
+		}
+	}
+	seed := func(kp nkeys.KeyPair) string { s, _ := kp.Seed(); return string(s) }
+	b, err := json.MarshalIndent(keysFile{
+		Operator: seed(k.operator), System: seed(k.system), Account: seed(k.account),
+		NodeSigner: seed(k.nodeSigner), EventsSigner: seed(k.eventsSigner),
+	}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("nats keys: %w", err)
+	}
+	// O_EXCL: two processes starting on one data dir never overwrite each
+	// other's keys.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("nats keys: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("nats keys: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("nats keys: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("nats keys: %w", err)
+	}
+	return k, nil
+}
+
+func pub(kp nkeys.KeyPair) string { p, _ := kp.PublicKey(); return p }
+
+// OperatorPublicKey, SystemAccount and Account are the public keys.
+func (k *Keys) OperatorPublicKey() string { return pub(k.operator) }
+
+// SystemAccount is the SYS account's public key.
+func (k *Keys) SystemAccount() string { return pub(k.system) }
+
+// Account is the SKIFF account's public key.
+func (k *Keys) Account() string { return pub(k.account) }
+
+// Operator is the operator's claims, as a server trusts them.
+func (k *Keys) Operator() (*jwt.OperatorClaims, string, error) {
+	oc := jwt.NewOperatorClaims(k.OperatorPublicKey())
+	oc.Name = OperatorName
+	oc.SystemAccount = k.SystemAccount()
+	tok, err := oc.Encode(k.operator)
+	if err != nil {
+		return nil, "", fmt.Errorf("operator jwt: %w", err)
+	}
+	return oc, tok, nil
+}
+
+// SystemAccountJWT is the SYS account.
+func (k *Keys) SystemAccountJWT() (string, error) {
+	ac := jwt.NewAccountClaims(k.SystemAccount())
+	ac.Name = SystemName
+	return ac.Encode(k.operator)
+}
+
+// Revocation says that credentials for Key issued before At no longer work.
+type Revocation struct {
+	Key string
+	At  time.Time
+}
+
+// AccountJWT is the SKIFF account: JetStream on, the join service
+// exported to the join accounts, the node and events scoped signing keys,
+// and the revocations.
+func (k *Keys) AccountJWT(revocations []Revocation) (string, error) {
+	ac := jwt.NewAccountClaims(k.Account())
+	ac.Name = AccountName
+	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: jwt.NoLimit, DiskStorage: jwt.NoLimit, Streams: jwt.NoLimit, Consumer: jwt.NoLimit}
+	ac.Exports.Add(&jwt.Export{Name: "join", Subject: jwt.Subject(api.JoinSubject), Type: jwt.Service, ResponseType: jwt.ResponseTypeSingleton})
+	ac.SigningKeys.AddScopedSigner(nodeScope(pub(k.nodeSigner)))
+	ac.SigningKeys.AddScopedSigner(eventsScope(pub(k.eventsSigner)))
+	for _, r := range revocations {
+		ac.RevokeAt(r.Key, r.At)
+	}
+	tok, err := ac.Encode(k.operator)
+	if err != nil {
+		return "", fmt.Errorf("account jwt: %w", err)
+	}
+	return tok, nil
+}
+
+// nodeScope is what every node may do, whatever its JWT says: publish under
+// skiff.agent.<its name>.>, receive skiff.node.<its name>.> and its inbox,
+// answer requests once each.
+func nodeScope(key string) *jwt.UserScope {
+	s := jwt.NewUserScope()
+	s.Key, s.Role = key, RoleNode
+	s.Description = "edge agents: only their own subjects, no JetStream"
+	s.Template.Pub.Allow.Add(api.AgentSubject("{{name()}}", ">"))
+	s.Template.Sub.Allow.Add(api.NodeSubjects("{{name()}}"), api.NodeInboxPrefix("{{name()}}")+".>")
+	s.Template.Resp = &jwt.ResponsePermission{MaxMsgs: 1}
+	return s
+}
+
+// eventsScope lets a reader follow events live and read the stream's
+// messages directly. It cannot create consumers: a push consumer's deliver
+// subject could point anywhere in the account.
+func eventsScope(key string) *jwt.UserScope {
+	s := jwt.NewUserScope()
+	s.Key, s.Role = key, RoleEvents
+	s.Description = "events readers (skiff nats context): read-only"
+	s.Template.Sub.Allow.Add(api.EventsSubjects, api.EventsInboxPrefix("{{subject()}}")+".>")
+	st := api.EventsStream
+	s.Template.Pub.Allow.Add("$JS.API.INFO", "$JS.API.STREAM.INFO."+st,
+		"$JS.API.DIRECT.GET."+st, "$JS.API.DIRECT.GET."+st+".>", "$JS.API.STREAM.MSG.GET."+st)
+	return s
+}
+
+// JoinAccountJWT is the account of one join token, named by the token's
+// key: it may only request the SKIFF account's join service, has no
+// JetStream, and ends with the token (expires; revoked = every user of it
+// revoked).
+func (k *Keys) JoinAccountJWT(tokenKey, name string, expires time.Time, revokedAt *time.Time) (string, error) {
+	ac := jwt.NewAccountClaims(tokenKey)
+	ac.Name = "join-" + name
+	if !expires.IsZero() {
+		ac.Expires = expires.Unix()
+	}
+	ac.Imports.Add(&jwt.Import{Name: "join", Subject: jwt.Subject(api.JoinSubject), Account: k.Account(), Type: jwt.Service})
+	ac.Limits.NatsLimits = jwt.NatsLimits{Subs: 100, Data: jwt.NoLimit, Payload: 64 << 10}
+	ac.Limits.AccountLimits = jwt.AccountLimits{Imports: 1, Exports: 0, Conn: 1000, LeafNodeConn: 0, DisallowBearer: true}
+	if revokedAt != nil {
+		ac.RevokeAt(jwt.All, *revokedAt)
+	}
+	tok, err := ac.Encode(k.operator)
+	if err != nil {
+		return "", fmt.Errorf("join account jwt: %w", err)
+	}
+	return tok, nil
+}
+
+// Credential is a user JWT and the seed of its nkey.
+type Credential struct {
+	JWT  string
+	Seed []byte
+}
+
+// ControlPlaneUser makes a fresh credential for a control-plane process:
+// everything in the SKIFF account.
+func (k *Keys) ControlPlaneUser() (Credential, error) {
+	return k.newUser(k.account, "", "skiff-controlplane")
+}
+
+// SystemUser makes a fresh credential in the SYS account, for pushing
+// account updates.
+func (k *Keys) SystemUser() (Credential, error) {
+	return k.newUser(k.system, "", "skiff-system")
+}
+
+func (k *Keys) newUser(signer nkeys.KeyPair, issuerAccount, name string) (Credential, error) {
+	u, err := nkeys.CreateUser()
+	if err != nil {
+		return Credential{}, err
+	}
+	tok, err := signUser(signer, issuerAccount, pub(u), name)
+	if err != nil {
+		return Credential{}, err
+	}
+	seed, _ := u.Seed()
+	return Credential{JWT: tok, Seed: seed}, nil
+}
+
+// NodeJWT is the user JWT of node name for the nkey userKey, signed by the
+// node scoped key (so the node scope's permissions apply).
+func (k *Keys) NodeJWT(name, userKey string) (string, error) {
+	if err := api.ValidateName(name); err != nil {
+		return "", fmt.Errorf("node name: %w", err)
+	}
+	if !nkeys.IsValidPublicUserKey(userKey) {
+		return "", fmt.Errorf("node key %q is not an nkey user public key", userKey)
+	}
+	return signScopedUser(k.nodeSigner, k.Account(), userKey, name)
+}
+
+// EventsJWT is an events reader's user JWT for the nkey userKey.
+func (k *Keys) EventsJWT(name, userKey string) (string, error) {
+	if !nkeys.IsValidPublicUserKey(userKey) {
+		return "", fmt.Errorf("key %q is not an nkey user public key", userKey)
+	}
+	return signScopedUser(k.eventsSigner, k.Account(), userKey, name)
+}
+
+// signScopedUser signs a user of a scoped key: its permissions and limits
+// must be empty (the scope's template applies), which the server checks.
+func signScopedUser(signer nkeys.KeyPair, issuerAccount, userKey, name string) (string, error) {
+	uc := jwt.NewUserClaims(userKey)
+	uc.Name = name
+	uc.IssuerAccount = issuerAccount
+	uc.UserPermissionLimits = jwt.UserPermissionLimits{}
+	tok, err := uc.Encode(signer)
+	if err != nil {
+		return "", fmt.Errorf("user jwt %s: %w", name, err)
+	}
+	return tok, nil
+}
+
+func signUser(signer nkeys.KeyPair, issuerAccount, userKey, name string) (string, error) {
+	uc := jwt.NewUserClaims(userKey)
+	uc.Name = name
+	uc.IssuerAccount = issuerAccount
+	tok, err := uc.Encode(signer)
+	if err != nil {
+		return "", fmt.Errorf("user jwt %s: %w", name, err)
+	}
+	return tok, nil
+}
+
+// NewJoinKey makes the key of a new join token: an account nkey whose
+// seed is the token's secret.
+func NewJoinKey() (publicKey, seed string, err error) {
+	kp, err := nkeys.CreateAccount()
+	if err != nil {
+		return "", "", err
+	}
+	s, _ := kp.Seed()
+	return pub(kp), string(s), nil
+}
