@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/cmd/skiff/app"
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/web/client"
@@ -43,6 +44,8 @@ type Cluster struct {
 	// their own ("Authorization: Bearer <Token>").
 	Token string
 	opts  ClusterOptions
+	// joinToken lets the cluster's agents join (made with the first).
+	joinToken string
 }
 
 // StartCluster starts a server and opts.Agents agents and waits until every
@@ -67,7 +70,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Server: srv, Client: client.New(srv.API.URL(), client.WithToken(srv.AdminToken)), Token: srv.AdminToken, opts: opts}
+	c := &Cluster{Server: srv, Client: client.New(srv.API.URL(), client.WithToken(srv.AdminToken), client.WithCA(srv.CA.PEM)), Token: srv.AdminToken, opts: opts}
 	for i := 1; i <= opts.Agents; i++ {
 		if _, err := c.AddAgent(ctx, fmt.Sprintf("node-%d", i), log); err != nil {
 			_ = c.Stop(context.Background())
@@ -87,6 +90,11 @@ func (c *Cluster) AddAgent(ctx context.Context, node string, log *slog.Logger) (
 	cfg.DataDir = filepath.Join(c.opts.Dir, node)
 	cfg.Agent.NodeName = node
 	cfg.Agent.NATSURL = c.Server.NATS.ClientURL
+	tok, err := c.JoinToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Agent.JoinToken = tok
 	// A test cluster never uses the host's containerd by accident: tests
 	// that run containers point Configure at their own private daemon.
 	off := false
@@ -107,6 +115,20 @@ func (c *Cluster) AddAgent(ctx context.Context, node string, log *slog.Logger) (
 	}
 	c.Agents = append(c.Agents, a)
 	return a, nil
+}
+
+// JoinToken is a join token of the cluster (the same for every agent),
+// made on first use; "" when the server has no identity service.
+func (c *Cluster) JoinToken(ctx context.Context) (string, error) {
+	if c.joinToken != "" || c.Server.Identities == nil {
+		return c.joinToken, nil
+	}
+	info, err := c.Server.Identities.CreateJoinToken(ctx, api.JoinTokenRequest{Name: "testbed"})
+	if err != nil {
+		return "", fmt.Errorf("testbed: join token: %w", err)
+	}
+	c.joinToken = info.Token
+	return c.joinToken, nil
 }
 
 // WaitNodesReady polls the API until n nodes are Ready.

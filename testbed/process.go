@@ -163,7 +163,7 @@ func ClientFromConfig(t testing.TB, path, server string) *client.Client {
 	if cfg.Token == "" {
 		t.Fatalf("client config %s has no token", path)
 	}
-	return client.New(server, client.WithToken(cfg.Token))
+	return client.New(server, client.WithToken(cfg.Token), client.WithCA([]byte(cfg.CA)))
 }
 
 // CLIResult is what one CLI invocation printed and how it exited.

@@ -119,35 +119,41 @@ func (s *Server) createToken(c echo.Context) error {
 // readTokenRequest decodes a TokenRequest strictly, as JSON or YAML.
 func readTokenRequest(c echo.Context) (api.TokenRequest, error) {
 	var req api.TokenRequest
+	return req, decodeStrict(c, &req, "TokenRequest")
+}
+
+// decodeStrict decodes the body into v, as JSON or YAML: unknown fields
+// and trailing values are errors that name what was sent (what).
+func decodeStrict(c echo.Context, v any, what string) error {
 	mt := mediaType(c)
 	switch mt {
 	case mediaJSON, mediaYAML, "application/x-yaml", "text/yaml", "text/x-yaml":
 	default:
-		return req, unsupportedMediaType("Content-Type %q is not supported: send the TokenRequest as %s or %s", mt, mediaJSON, mediaYAML)
+		return unsupportedMediaType("Content-Type %q is not supported: send the %s as %s or %s", mt, what, mediaJSON, mediaYAML)
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return req, err
+			return err
 		}
-		return req, badRequest("read the request body: %v", err)
+		return badRequest("read the request body: %v", err)
 	}
 	if mt == mediaJSON {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return req, &api.DecodeError{Reason: "InvalidJSON", Msg: "invalid TokenRequest: " + err.Error()}
+		if err := dec.Decode(v); err != nil {
+			return &api.DecodeError{Reason: "InvalidJSON", Msg: "invalid " + what + ": " + err.Error()}
 		}
 		if dec.More() {
-			return req, &api.DecodeError{Reason: "InvalidJSON", Msg: "invalid TokenRequest: more than one JSON value"}
+			return &api.DecodeError{Reason: "InvalidJSON", Msg: "invalid " + what + ": more than one JSON value"}
 		}
-		return req, nil
+		return nil
 	}
-	if err := yaml.UnmarshalStrict(body, &req); err != nil {
-		return req, &api.DecodeError{Reason: "InvalidYAML", Msg: "invalid TokenRequest: " + err.Error()}
+	if err := yaml.UnmarshalStrict(body, v); err != nil {
+		return &api.DecodeError{Reason: "InvalidYAML", Msg: "invalid " + what + ": " + err.Error()}
 	}
-	return req, nil
+	return nil
 }
 
 func (s *Server) listTokens(c echo.Context) error {

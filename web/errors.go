@@ -12,6 +12,7 @@ import (
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/admission"
 	"github.com/skiff-sh/skiff/controlplane/auth"
+	"github.com/skiff-sh/skiff/controlplane/natsauth"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -122,6 +123,10 @@ func statusOf(err error, maxBody int64) (api.Status, bool) {
 		st.Code, st.Reason = http.StatusUnauthorized, api.StatusReasonUnauthorized
 	case errors.Is(err, admission.ErrForbidden), errors.Is(err, auth.ErrForbidden):
 		st.Code, st.Reason = http.StatusForbidden, api.StatusReasonForbidden
+	case errors.Is(err, natsauth.ErrNotFound):
+		st.Code, st.Reason = http.StatusNotFound, api.StatusReasonNotFound
+	case errors.Is(err, natsauth.ErrAlreadyExists):
+		st.Code, st.Reason = http.StatusConflict, api.StatusReasonAlreadyExists
 	case errors.Is(err, auth.ErrNotFound):
 		st.Code, st.Reason = http.StatusNotFound, api.StatusReasonNotFound
 	case errors.Is(err, auth.ErrAlreadyExists):

@@ -7,6 +7,8 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/skiff-sh/skiff/controlplane/auth"
+	"github.com/skiff-sh/skiff/controlplane/natsauth"
+	"github.com/skiff-sh/skiff/controlplane/pki"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -31,7 +33,12 @@ type Params struct {
 	Registry  *prometheus.Registry `optional:"true"`
 	Logs      LogSource            `optional:"true"`
 	Artifacts ArtifactStore        `optional:"true"`
-	Log       *slog.Logger
+	// Identities, when there, serves join tokens, node revocation and
+	// events credentials.
+	Identities *natsauth.Identities `optional:"true"`
+	// Serving, when there, makes the API serve HTTPS with it.
+	Serving *pki.Serving `optional:"true"`
+	Log     *slog.Logger
 }
 
 func provide(p Params) *Server {
@@ -39,7 +46,14 @@ func provide(p Params) *Server {
 	if p.Registry != nil {
 		opts = append(opts, WithMetrics(p.Registry))
 	}
-	s := New(p.Options, p.Store, p.Logs, p.Artifacts, p.Log, opts...)
+	if p.Identities != nil {
+		opts = append(opts, WithIdentities(p.Identities))
+	}
+	o := p.Options
+	if p.Serving != nil {
+		o.TLS = p.Serving.TLSConfig()
+	}
+	s := New(o, p.Store, p.Logs, p.Artifacts, p.Log, opts...)
 	p.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Shutdown})
 	return s
 }

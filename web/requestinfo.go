@@ -117,6 +117,10 @@ func resolveRequest(req *http.Request) requestInfo {
 		switch resource {
 		case api.TokensResource:
 			ri.Namespaced, ri.kind = false, "Token"
+		case api.JoinTokensResource:
+			ri.Namespaced, ri.kind = false, "JoinToken"
+		case api.NATSCredentialsResource:
+			ri.Namespaced, ri.kind = false, "NATSCredential"
 		case path.Base(api.ArtifactsPath):
 			ri.Namespaced, ri.kind = false, "Artifact"
 		}

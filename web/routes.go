@@ -36,6 +36,7 @@ func (s *Server) routes() {
 	e.GET(api.TokensPath+"/:"+paramName, s.getToken)
 	e.DELETE(api.TokensPath+"/:"+paramName, s.revokeToken)
 	e.GET(api.WhoAmIPath, s.whoAmI)
+	s.identityRoutes()
 	ui.Register(e) // the dashboard at / and /ui/ (public; its API calls carry the token)
 
 	pods, _ := api.LookupKind("Pod")

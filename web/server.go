@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,9 @@ type Options struct {
 	// would make the store's own requests time out. 0 means
 	// DefaultMaxListsInFlight.
 	MaxListsInFlight int
+	// TLS, when set, serves HTTPS only (the control plane always sets it;
+	// package tests may leave it out).
+	TLS *tls.Config
 }
 
 // DefaultMaxListsInFlight is Options.MaxListsInFlight when unset: four per
@@ -94,6 +98,7 @@ func WithMetrics(reg *prometheus.Registry) ServerOption {
 // Server is the REST API server. Build it with New; serve it with Start and
 // Shutdown, or mount Handler in an http.Server or httptest.Server.
 type Server struct {
+	identities Identities // nil: join tokens, node revocation and events credentials answer 503
 	opts      Options
 	store     *store.Store
 	logs      LogSource
@@ -203,6 +208,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.log.Warn("no OpenAPI document", "err", err)
 	}
 	s.httpSrv, s.addr, s.served = srv, ln.Addr(), make(chan struct{})
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
+	}
 	served := s.served
 	go func() {
 		defer close(served)
@@ -224,11 +232,15 @@ func (s *Server) Addr() string {
 	return s.addr.String()
 }
 
-// URL is the server's base URL (http://host:port), or "" before Start.
+// URL is the server's base URL (https://host:port, or http:// without
+// TLS), or "" before Start.
 func (s *Server) URL() string {
 	a := s.Addr()
 	if a == "" {
 		return ""
+	}
+	if s.opts.TLS != nil {
+		return "https://" + a
 	}
 	return "http://" + a
 }

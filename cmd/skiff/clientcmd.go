@@ -28,19 +28,11 @@ func addClientFlags(root *cobra.Command) {
 // apiClient returns a client of the API the flags, environment and config
 // file point to.
 func apiClient(cmd *cobra.Command) (*client.Client, error) {
-	flagValue := ""
-	if f := cmd.Flags().Lookup(serverFlag); f != nil {
-		flagValue = f.Value.String()
-	}
-	server, err := client.ResolveServer(flagValue)
+	server, token, ca, err := clientSettings(cmd)
 	if err != nil {
 		return nil, err
 	}
-	token, err := client.ResolveToken(server)
-	if err != nil {
-		return nil, err
-	}
-	return client.New(server, client.WithUserAgent("skiff/"+version), client.WithToken(token)), nil
+	return client.New(server, client.WithUserAgent("skiff/"+version), client.WithToken(token), client.WithCA(ca)), nil
 }
 
 // addNamespaceFlag adds -n/--namespace.

@@ -32,6 +32,9 @@ func newRootCmd() *cobra.Command {
 		newTopCmd(),
 		newCompletionCmd(),
 		newTokenCmd(),
+		newNodeCmd(),
+		newKubeconfigCmd(),
+		newNATSCmd(),
 	)
 	return root
 }

@@ -39,6 +39,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, server, agent bool) {
 		fs.StringVar(&f.cfg.API.Listen, "listen", f.cfg.API.Listen, "host:port of the REST API and dashboard")
 		fs.StringVar(&f.cfg.NATS.Listen, "nats-listen", f.cfg.NATS.Listen, "host:port of the embedded NATS server (agents and the NATS CLI connect here)")
 		fs.StringVar(&f.cfg.NATS.URL, "nats-url", "", "use this external NATS (with JetStream) instead of the embedded server")
+		fs.StringSliceVar(&f.cfg.TLSSANs, "tls-san", nil, "another name or IP address of this server for its TLS certificate (repeatable): the address agents and clients use")
 	}
 	if agent {
 		fs.StringVar(&f.cfg.Agent.NodeName, "node-name", f.cfg.Agent.NodeName, "this node's name (a DNS label)")
@@ -75,7 +76,12 @@ func (f *serveFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 		overlay("nats-url", &merged.NATS.URL, cfg.NATS.URL)
 		overlay("node-name", &merged.Agent.NodeName, cfg.Agent.NodeName)
 		overlay("nats", &merged.Agent.NATSURL, cfg.Agent.NATSURL)
+		overlay("server", &merged.Agent.NATSURL, cfg.Agent.NATSURL)
+		overlay("token", &merged.Agent.JoinToken, cfg.Agent.JoinToken)
 		overlay("containerd-socket", &merged.Agent.ContainerdSocket, cfg.Agent.ContainerdSocket)
+		if set["tls-san"] {
+			merged.TLSSANs = cfg.TLSSANs
+		}
 		if set["lease-interval"] {
 			merged.Agent.LeaseInterval = cfg.Agent.LeaseInterval
 		}
@@ -133,8 +139,9 @@ func newServerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serveControlPlane(cmd, &f, app.StartServer, func(out io.Writer, s *app.Server, cfg config.Config, cfgPath string) {
-				fmt.Fprintf(out, "Skiff server is up.\n  API:   %s\n  NATS:  %s\n  data:  %s\n  client config: %s\nJoin a node: skiff agent --nats %s --node-name NAME\n",
-					s.API.URL(), s.NATS.ClientURL, cfg.DataDir, cfgPath, s.NATS.ClientURL)
+				fmt.Fprintf(out, "Skiff server is up.\n  API:   %s\n  NATS:  %s\n  data:  %s\n  client config: %s\n",
+					s.API.URL(), s.NATS.ClientURL, cfg.DataDir, cfgPath)
+				fmt.Fprintf(out, "Join a node:\n  skiff token create --join --ttl 24h          # here: prints a join token\n  skiff agent --server %s --node-name NAME --token <join token>   # on the device\n", s.NATS.ClientURL)
 			})
 		},
 	}
@@ -154,7 +161,13 @@ func newAgentCmd() *cobra.Command {
 				return err
 			}
 			if cfg.Agent.NATSURL == "" {
-				return fmt.Errorf("--nats is required: the NATS URL `skiff server` printed, like nats://10.0.0.1:4222")
+				return fmt.Errorf("--server is required: the NATS URL `skiff server` printed, like tls://10.0.0.1:4222")
+			}
+			if cfg.Agent.JoinToken == "" {
+				cfg.Agent.JoinToken = os.Getenv(envJoinToken)
+				if err := cfg.Validate(); err != nil {
+					return fmt.Errorf("$%s: %w", envJoinToken, err)
+				}
 			}
 			log := app.NewLogger(cfg, cmd.ErrOrStderr())
 			a, err := app.StartAgent(cmd.Context(), cfg, log)
@@ -166,9 +179,14 @@ func newAgentCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags(), false, true)
-	cmd.Flags().StringVar(&f.cfg.Agent.NATSURL, "nats", "", "NATS URL of the control plane (nats://HOST:4222)")
+	cmd.Flags().StringVar(&f.cfg.Agent.NATSURL, "server", "", "NATS URL of the control plane, as `skiff server` prints it (tls://HOST:4222)")
+	cmd.Flags().StringVar(&f.cfg.Agent.NATSURL, "nats", "", "the same as --server")
+	cmd.Flags().StringVar(&f.cfg.Agent.JoinToken, "token", "", "join token (skf1::…, from `skiff token create --join`), used once to join; also $"+envJoinToken)
 	return cmd
 }
+
+// envJoinToken carries the join token, to keep it off the command line.
+const envJoinToken = "SKIFF_JOIN_TOKEN"
 
 // serveControlPlane loads the configuration, starts a control plane (with
 // or without a local agent), records where it listens in the client
@@ -184,7 +202,7 @@ func serveControlPlane(cmd *cobra.Command, f *serveFlags,
 	if err != nil {
 		return explainListenError(err)
 	}
-	cfgPath, err := writeClientConfig(s.API.URL(), s.NATS.ClientURL, s.AdminToken)
+	cfgPath, err := writeClientConfig(s.API.URL(), s.NATS.ClientURL, s.AdminToken, s.CA.PEM)
 	if err != nil {
 		return err
 	}
@@ -204,9 +222,9 @@ func waitThenStop(ctx context.Context, done <-chan os.Signal, stop func(context.
 
 // writeClientConfig records where the API and NATS listen, and the admin
 // token, for client commands (like a kubeconfig; mode 0600).
-func writeClientConfig(apiURL, natsURL, token string) (string, error) {
+func writeClientConfig(apiURL, natsURL, token string, caPEM []byte) (string, error) {
 	path := client.DefaultConfigPath()
-	if err := client.WriteConfig(path, client.Config{Server: apiURL, NATS: natsURL, Token: token}); err != nil {
+	if err := client.WriteConfig(path, client.Config{Server: apiURL, NATS: natsURL, Token: token, CA: string(caPEM)}); err != nil {
 		return "", fmt.Errorf("write client config: %w", err)
 	}
 	return filepath.Clean(path), nil

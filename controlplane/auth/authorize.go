@@ -164,8 +164,13 @@ func Authorize(id Identity, a Attributes) error {
 		return deny("only admins of all namespaces may")
 	}
 	switch a.Resource {
-	case api.TokensResource:
-		return deny("tokens are managed by admins of all namespaces only")
+	case api.TokensResource, api.JoinTokensResource:
+		return deny(a.Resource + " are managed by admins of all namespaces only")
+	case api.NATSCredentialsResource:
+		if a.Verb == VerbCreate && id.Namespace == "" {
+			return nil // a read-only events credential: every namespace's events
+		}
+		return deny("an events credential shows every namespace's events: it takes a token of all namespaces")
 	case artifactsResource:
 		if a.Verb == VerbCreate && id.Role != api.RoleView {
 			return nil

@@ -12,7 +12,7 @@ import (
 
 // DefaultServer is the API a client talks to when nothing else is set:
 // where `skiff up` listens by default.
-const DefaultServer = "http://127.0.0.1:8080"
+const DefaultServer = "https://127.0.0.1:8080"
 
 // Environment variables the client reads.
 const (
@@ -22,6 +22,9 @@ const (
 	EnvConfig = "SKIFF_CONFIG"
 	// EnvToken is the bearer token, over the config file's.
 	EnvToken = "SKIFF_TOKEN"
+	// EnvCA names a PEM file with the CA to check the server with, over
+	// the config file's.
+	EnvCA = "SKIFF_CA"
 )
 
 // Config is the client configuration file, like a kubeconfig: where the
@@ -34,6 +37,9 @@ type Config struct {
 	NATS string `json:"nats,omitempty"`
 	// Token is the bearer token for Server.
 	Token string `json:"token,omitempty"`
+	// CA is the cluster CA's certificate (PEM) that Server's certificate
+	// is checked against.
+	CA string `json:"ca,omitempty"`
 }
 
 // DefaultConfigPath is $SKIFF_CONFIG, or ~/.config/skiff/config.yaml.
@@ -114,6 +120,29 @@ func ResolveServer(flagValue string) (string, error) {
 		return NormalizeServer(c.Server), nil
 	}
 	return DefaultServer, nil
+}
+
+// ResolveCA picks the CA to check server's certificate with: the file
+// $SKIFF_CA names, then the config file's CA if the config file is about
+// that same server, then none (the system's roots).
+func ResolveCA(server string) ([]byte, error) {
+	if p := os.Getenv(EnvCA); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("$%s: %w", EnvCA, err)
+		}
+		return b, nil
+	}
+	c, err := LoadConfig(DefaultConfigPath())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case c.CA != "" && c.Server != "" && NormalizeServer(c.Server) == NormalizeServer(server):
+		return []byte(c.CA), nil
+	}
+	return nil, nil
 }
 
 // ResolveToken picks the token for server the way the CLI does:

@@ -81,6 +81,11 @@ type Server struct {
 	NATS  *natsserver.Conn
 	API   *web.Server
 	Store *store.Store
+	// CA is the cluster CA the API and NATS certificates chain to.
+	CA *pki.CA
+	// Identities issues and revokes NATS identities (nil with an
+	// external NATS).
+	Identities *natsauth.Identities
 	// tokens checks the API's bearer tokens.
 	tokens *auth.Tokens
 	// AdminToken is the server's admin token, kept in its data directory
@@ -132,7 +137,7 @@ func serverGraph(cfg config.Config, log *slog.Logger, s *Server) fx.Option {
 		common(cfg, log),
 		serverOptions(cfg),
 		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server) {
-			s.NATS, s.API, s.Store, s.tokens = cp.NATS, api, cp.Store, cp.Tokens
+			s.NATS, s.API, s.Store, s.tokens, s.CA, s.Identities = cp.NATS, api, cp.Store, cp.Tokens, cp.CA, cp.Identities
 		}),
 	)
 }
@@ -190,7 +195,7 @@ func upGraph(cfg config.Config, log *slog.Logger, u *Up) fx.Option {
 		}),
 		agentOptions(cfg, agentSettings{}),
 		fx.Invoke(func(cp controlplane.ControlPlane, api *web.Server, a *edge.Agent) {
-			u.NATS, u.API, u.Store, u.Agent, u.tokens = cp.NATS, api, cp.Store, a, cp.Tokens
+			u.NATS, u.API, u.Store, u.Agent, u.tokens, u.CA, u.Identities = cp.NATS, api, cp.Store, a, cp.Tokens, cp.CA, cp.Identities
 		}),
 	)
 }
@@ -314,13 +319,19 @@ func connectAgent(cfg config.Config, log *slog.Logger) (*nats.Conn, error) {
 	} else {
 		log.Warn("this agent has no identity and no join token: connecting without credentials, which only a NATS that accepts anonymous clients allows; join with --token from `skiff token create --join`")
 	}
-	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		log.Warn("nats", "err", err)
-	}), nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-		if err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization") {
-			log.Error("the control plane's NATS refused this node's credential: it was revoked, or the cluster was made anew; remove "+dir+" and join again with a new token", "err", err)
+	refused := func(err error) {
+		if e := strings.ToLower(err.Error()); strings.Contains(e, "authorization") || strings.Contains(e, "revoked") {
+			log.Error("the control plane's NATS refused this node's credential: it was revoked (skiff node revoke), or the cluster was made anew; remove "+dir+" and join again with a new token", "err", err)
+			return
 		}
-	}))
+		log.Warn("nats", "err", err)
+	}
+	opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused(err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				refused(err)
+			}
+		}))
 	return edge.Connect(cfg.Agent.NATSURL, cfg.Agent.NodeName, opts...)
 }
 
