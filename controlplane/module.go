@@ -2,13 +2,11 @@ package controlplane
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/fx"
 
-	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane/agentapi"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
@@ -71,23 +69,13 @@ var Module = fx.Module("controlplane",
 )
 
 // newIdentities runs the identity service when this control plane holds
-// the NATS trust (the embedded server); a joined node's Node is created
-// with the labels it joined with.
-func newIdentities(lc fx.Lifecycle, c *natsserver.Conn, st *store.Store, ca *pki.CA, cfg config.Config, log *slog.Logger) (*natsauth.Identities, error) {
+// the NATS trust (the embedded server).
+func newIdentities(lc fx.Lifecycle, c *natsserver.Conn, ca *pki.CA, cfg config.Config, log *slog.Logger) (*natsauth.Identities, error) {
 	if c.Keys == nil {
 		return nil, nil
 	}
-	nodes := store.For[*api.Node](st)
-	onJoin := func(ctx context.Context, name string, labels map[string]string) error {
-		n := &api.Node{TypeMeta: api.TypeMeta{Kind: "Node", APIVersion: "v1"}, ObjectMeta: api.ObjectMeta{Name: name, Labels: labels}}
-		err := nodes.Create(ctx, n)
-		if errors.Is(err, store.ErrAlreadyExists) {
-			return nil // a rejoin, or a Node an administrator made first
-		}
-		return err
-	}
 	id, err := natsauth.Open(context.Background(), c.Keys, c.JS, c.NC, c.System, natsauth.Options{
-		Replicas: cfg.NATS.Replicas, CAFingerprint: ca.Fingerprint(), ClientURL: c.ClientURL, CAPEM: ca.PEM, OnJoin: onJoin,
+		Replicas: cfg.NATS.Replicas, CAFingerprint: ca.Fingerprint(), ClientURL: c.ClientURL, CAPEM: ca.PEM,
 	}, log.With("component", "identities"))
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 
 // get sends GET path with token ("" for none) and returns the code and
 // body.
-func get(t *testing.T, base, path, token string) (int, string) {
+func get(t *testing.T, hc *http.Client, base, path, token string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
 	if err != nil {
@@ -27,7 +27,7 @@ func get(t *testing.T, base, path, token string) (int, string) {
 	if token != "" {
 		req.Header.Set(api.AuthorizationHeader, api.BearerPrefix+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +67,7 @@ func TestSkiffUpGuardsTheAPIWithAnAdminTokenItWritesDown(t *testing.T) {
 	if !strings.HasPrefix(cfg.Token, auth.TokenPrefix+"admin-") || cfg.Server != base {
 		t.Fatalf("client config = server %q token %q", cfg.Server, cfg.Token)
 	}
+	hc := testbed.HTTPClient([]byte(cfg.CA))
 	if m := mode(t, cfgPath); m != 0o600 {
 		t.Errorf("client config mode %v, want 0600", m)
 	}
@@ -75,16 +76,16 @@ func TestSkiffUpGuardsTheAPIWithAnAdminTokenItWritesDown(t *testing.T) {
 		t.Errorf("admin token file mode %v, want 0600", m)
 	}
 
-	if code, body := get(t, base, "/api/v1/pods", ""); code != http.StatusUnauthorized || !strings.Contains(body, `"reason":"Unauthorized"`) {
+	if code, body := get(t, hc, base, "/api/v1/pods", ""); code != http.StatusUnauthorized || !strings.Contains(body, `"reason":"Unauthorized"`) {
 		t.Fatalf("no token: %d %s", code, body)
 	}
-	if code, _ := get(t, base, "/api/v1/pods", cfg.Token); code != http.StatusOK {
+	if code, _ := get(t, hc, base, "/api/v1/pods", cfg.Token); code != http.StatusOK {
 		t.Fatalf("admin token: %d", code)
 	}
-	if code, _ := get(t, base, api.HealthzPath, ""); code != http.StatusOK {
+	if code, _ := get(t, hc, base, api.HealthzPath, ""); code != http.StatusOK {
 		t.Fatalf("healthz: %d", code)
 	}
-	code, metrics := get(t, base, "/metrics", "")
+	code, metrics := get(t, hc, base, "/metrics", "")
 	if code != http.StatusOK {
 		t.Fatalf("metrics: %d", code)
 	}

@@ -30,6 +30,7 @@ type autonomyWorld struct {
 	agent     *testbed.Process
 	client    *client.Client
 	agentData string
+	joined    bool // the agent has joined (it keeps its identity)
 }
 
 const autonomyNode = "edge-1"
@@ -72,13 +73,27 @@ func (w *autonomyWorld) startServer() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.client = client.New(apiURL, client.WithToken(cfg.Token))
+	w.client = client.New(apiURL, client.WithToken(cfg.Token), client.WithCA([]byte(cfg.CA)))
 }
 
+// startAgent starts `skiff agent`; the first time it joins with a join
+// token, later it connects with the identity it keeps on disk (also while
+// the control plane is away).
 func (w *autonomyWorld) startAgent() {
 	w.t.Helper()
-	w.agent = testbed.StartProcess(w.t, w.bin, nil, "agent", "--config", filepath.Join(w.dir, "agent.yaml"),
-		"--nats", "nats://127.0.0.1:"+w.natsPort, "--node-name", autonomyNode, "--data-dir", w.dir+"/agent")
+	args := []string{"agent", "--config", filepath.Join(w.dir, "agent.yaml"),
+		"--server", "tls://127.0.0.1:" + w.natsPort, "--node-name", autonomyNode, "--data-dir", w.dir + "/agent"}
+	if !w.joined {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tok, err := w.client.CreateJoinToken(ctx, api.JoinTokenRequest{})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		args = append(args, "--token", tok.Token)
+		w.joined = true
+	}
+	w.agent = testbed.StartProcess(w.t, w.bin, nil, args...)
 	w.agent.WaitOutput(w.t, regexp.MustCompile(`Skiff agent \S+ is running`), 60*time.Second)
 }
 

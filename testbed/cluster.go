@@ -2,10 +2,13 @@ package testbed
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -190,3 +193,16 @@ func (c *Cluster) AgentDataDir(node string) string {
 	cfg := config.Config{DataDir: filepath.Join(c.opts.Dir, node)}
 	return cfg.Path("agent")
 }
+
+// HTTPClient is an HTTP client that checks servers against the CA in
+// caPEM (the cluster CA), for tests that send requests of their own.
+func HTTPClient(caPEM []byte) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}
+}
+
+// HTTPClient checks the cluster's API against its CA.
+func (c *Cluster) HTTPClient() *http.Client { return HTTPClient(c.Server.CA.PEM) }

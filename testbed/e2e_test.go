@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/testbed"
@@ -61,37 +61,60 @@ func pollCLI(t *testing.T, bin string, env []string, patterns []string, args ...
 
 // eventTypes reads the SKIFF_EVENTS stream the way `nats stream view`
 // does and returns the event types about one subject filter, in order.
-func eventTypes(t *testing.T, natsURL, filter string) []string {
+// eventTypes reads the history of events under filter as a NATS CLI user
+// would: with the read-only events credential `skiff nats context` writes
+// (TLS with the cluster CA, its JWT, its inbox prefix), through direct gets
+// on the stream, the only reads that credential allows.
+func eventTypes(t *testing.T, bin string, env []string, filter string) []string {
 	t.Helper()
-	nc, err := nats.Connect(natsURL)
+	dir := t.TempDir()
+	if res := testbed.RunCLI(t, bin, env, "nats", "context", "--dir", dir); res.ExitCode != 0 {
+		t.Fatalf("nats context: %s", res)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "skiff-events.json"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var nctx struct {
+		URL         string `json:"url"`
+		Creds       string `json:"creds"`
+		CA          string `json:"ca"`
+		InboxPrefix string `json:"inbox_prefix"`
+	}
+	if err := json.Unmarshal(b, &nctx); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(nctx.URL, nats.UserCredentials(nctx.Creds), nats.RootCAs(nctx.CA), nats.CustomInboxPrefix(nctx.InboxPrefix))
+	if err != nil {
+		t.Fatalf("connect with the events context: %v", err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, api.EventsStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var types []string
-	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
+	for seq := uint64(1); ; {
+		req, _ := json.Marshal(map[string]any{"seq": seq, "next_by_subj": filter})
+		msg, err := nc.Request("$JS.API.DIRECT.GET."+api.EventsStream, req, 5*time.Second)
 		if err != nil {
+			t.Fatalf("direct get from %s: %v", api.EventsStream, err)
+		}
+		if msg.Header.Get("Status") == "404" {
 			return types
 		}
+		if st := msg.Header.Get("Status"); st != "" {
+			t.Fatalf("direct get: status %s %s", st, msg.Header.Get("Description"))
+		}
 		var ev api.CloudEvent
-		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-			t.Fatalf("event on %s is not a CloudEvent: %v", msg.Subject(), err)
+		if err := json.Unmarshal(msg.Data, &ev); err != nil {
+			t.Fatalf("event on %s is not a CloudEvent: %v", msg.Header.Get("Nats-Subject"), err)
 		}
 		if ev.SpecVersion != "1.0" || ev.ID == "" || ev.Source == "" {
 			t.Fatalf("event lacks CloudEvents attributes: %+v", ev)
 		}
 		types = append(types, ev.Type)
+		n, err := strconv.ParseUint(msg.Header.Get("Nats-Sequence"), 10, 64)
+		if err != nil {
+			t.Fatalf("direct get answer without a sequence: %v", msg.Header)
+		}
+		seq = n + 1
 	}
 }
 
@@ -114,7 +137,6 @@ func TestUserStoryWithSkiffUp(t *testing.T) {
 	up := testbed.StartProcess(t, bin, env, "up", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1",
 		"--data-dir", filepath.Join(dir, "data"), "--node-name", "edge-1")
 	up.WaitOutput(t, apiLine, 60*time.Second)
-	natsURL := up.WaitOutput(t, natsLine, time.Second)
 	if _, err := os.Stat(filepath.Join(dir, "client.yaml")); err != nil {
 		t.Fatalf("skiff up did not write the client config: %v", err)
 	}
@@ -141,18 +163,20 @@ func TestUserStoryWithSkiffUp(t *testing.T) {
 	}
 	pollCLI(t, bin, env, []string{`No resources found`}, "get", "pods")
 
-	types := eventTypes(t, natsURL, "skiff.events.pod.default.hello-wasm")
+	types := eventTypes(t, bin, env, "skiff.events.pod.default.hello-wasm")
 	if !containsInOrder(types, "io.skiff.pod.created", "io.skiff.pod.scheduled", "io.skiff.pod.succeeded", "io.skiff.pod.deleted") {
 		t.Fatalf("events of hello-wasm = %v; want created, scheduled, succeeded, deleted in order", types)
 	}
-	nodeTypes := eventTypes(t, natsURL, "skiff.events.node._.edge-1")
+	nodeTypes := eventTypes(t, bin, env, "skiff.events.node._.edge-1")
 	if !containsInOrder(nodeTypes, "io.skiff.node.registered") {
 		t.Fatalf("events of node edge-1 = %v", nodeTypes)
 	}
 }
 
 // TestServerAndAgentAsSeparateProcesses runs the halves apart, as on a
-// real fleet: the agent reaches the control plane only through NATS.
+// real fleet: the agent joins with a join token made by the CLI (pinning
+// the cluster CA), reaches the control plane only through NATS with its own
+// credential, and is cut off at once when it is revoked.
 func TestServerAndAgentAsSeparateProcesses(t *testing.T) {
 	bin := testbed.BuildSkiff(t)
 	dir := t.TempDir()
@@ -161,13 +185,27 @@ func TestServerAndAgentAsSeparateProcesses(t *testing.T) {
 		"--data-dir", filepath.Join(dir, "server"))
 	srv.WaitOutput(t, apiLine, 60*time.Second)
 	natsURL := srv.WaitOutput(t, natsLine, time.Second)
-	testbed.StartProcess(t, bin, nil, "agent", "--nats", natsURL, "--node-name", "far-1",
-		"--data-dir", filepath.Join(dir, "agent"), "--label", "site=north")
+	if !strings.HasPrefix(natsURL, "tls://") {
+		t.Fatalf("the server prints NATS at %s; want tls://", natsURL)
+	}
+	if strings.Contains(srv.Stdout(), "skf1::") || strings.Contains(srv.Stdout(), "skiff_") {
+		t.Fatalf("the server's banner shows a credential:\n%s", srv.Stdout())
+	}
+	tok := testbed.RunCLI(t, bin, env, "token", "create", "--join", "--ttl", "1h", "--label", "site=north")
+	if tok.ExitCode != 0 || !strings.HasPrefix(tok.Stdout, "skf1::") {
+		t.Fatalf("token create --join: %s", tok)
+	}
+	agent := testbed.StartProcess(t, bin, nil, "agent", "--server", natsURL, "--node-name", "far-1",
+		"--data-dir", filepath.Join(dir, "agent"), "--token", strings.TrimSpace(tok.Stdout))
+	agent.WaitOutput(t, regexp.MustCompile(`Skiff agent far-1 is running`), 60*time.Second)
+	if !strings.Contains(agent.Stderr(), "joined the cluster") {
+		t.Fatalf("the agent did not say it joined:\n%s", agent.Stderr())
+	}
 
 	pollCLI(t, bin, env, []string{`far-1\s+Ready\s+\S+\s+linux\s+wasm`}, "get", "nodes")
 
 	ex := exampleDir(t)
-	// Pin the pod to the labelled node through its nodeSelector.
+	// Pin the pod to the node through the label its join token gave it.
 	manifest, _ := os.ReadFile(filepath.Join(ex, "hello-wasm.yaml"))
 	pinned := strings.Replace(string(manifest), "  runtimeClassName: wasm", "  runtimeClassName: wasm\n  nodeSelector:\n    site: north", 1)
 	if err := os.WriteFile(filepath.Join(ex, "hello-wasm.yaml"), []byte(pinned), 0o644); err != nil {
@@ -181,6 +219,27 @@ func TestServerAndAgentAsSeparateProcesses(t *testing.T) {
 	if !strings.Contains(logs.Stdout, "hello, world, from a Wasm module") {
 		t.Fatalf("logs relayed from the agent over NATS: %s", logs)
 	}
+
+	// The agent restarts with the identity it keeps: no token needed.
+	agent.Stop()
+	agent = testbed.StartProcess(t, bin, nil, "agent", "--server", natsURL, "--node-name", "far-1",
+		"--data-dir", filepath.Join(dir, "agent"))
+	agent.WaitOutput(t, regexp.MustCompile(`Skiff agent far-1 is running`), 60*time.Second)
+	if strings.Contains(agent.Stderr(), "joined the cluster") {
+		t.Fatal("the restarted agent joined again instead of using its stored identity")
+	}
+	pollCLI(t, bin, env, []string{`far-1\s+Ready`}, "get", "nodes")
+
+	// Revoked: the node is gone and the agent is cut off at once.
+	if res := testbed.RunCLI(t, bin, env, "node", "revoke", "far-1"); res.ExitCode != 0 || !strings.Contains(res.Stdout, `node "far-1" revoked`) {
+		t.Fatalf("node revoke: %s", res)
+	}
+	if err := testbed.Poll(context.Background(), 30*time.Second, 50*time.Millisecond, func() (bool, error) {
+		return strings.Contains(agent.Stderr(), "refused this node's credential"), nil
+	}); err != nil {
+		t.Fatalf("the revoked agent does not say it was refused: %v\n%s", err, agent.Stderr())
+	}
+	pollCLI(t, bin, env, []string{`No resources found`}, "get", "nodes")
 }
 
 // TestClientWithoutServerSaysHowToStartOne checks the one-line advice.

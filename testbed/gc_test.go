@@ -160,7 +160,7 @@ func deleteWithPolicy(t *testing.T, c *testbed.Cluster, obj api.Object, ns, name
 		t.Fatal(err)
 	}
 	req.Header.Set(api.AuthorizationHeader, api.BearerPrefix+c.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

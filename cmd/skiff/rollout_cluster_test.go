@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +34,11 @@ func startHollowCLICluster(t *testing.T, agents int) *cliEnv {
 		_ = c.Stop(ctx)
 	})
 	t.Setenv(client.EnvToken, c.Token)
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, c.Server.CA.PEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(client.EnvCA, caFile)
 	return &cliEnv{t: t, server: c.Server.API.URL(), store: c.Server.Store, nats: c.Server.NATS.ClientURL}
 }
 

@@ -27,6 +27,10 @@ type Options struct {
 	Workers int
 	// Replicas of the leases bucket. Default 1.
 	Replicas int
+	// JoinLabels, when set, are the labels a node joined with, which its
+	// Node gets when it registers for the first time (after it joined, or
+	// after it was deleted).
+	JoinLabels func(ctx context.Context, node string) (map[string]string, error)
 }
 
 // Server handles agents' messages.
@@ -206,8 +210,14 @@ func (s *Server) register(ctx context.Context, node string, data []byte) ([]stri
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
+		var joined map[string]string
+		if s.opts.JoinLabels != nil {
+			if joined, err = s.opts.JoinLabels(ctx, node); err != nil {
+				return nil, fmt.Errorf("register %s: %w", node, err)
+			}
+		}
 		fresh := &api.Node{TypeMeta: n.TypeMeta, ObjectMeta: api.ObjectMeta{Name: node}, Status: n.Status}
-		fresh.Labels, warnings = agentLabels(nil, n.Labels)
+		fresh.Labels, warnings = agentLabels(joined, n.Labels)
 		fresh.Status.SetCondition(ready)
 		err = s.nodes.Create(ctx, fresh)
 		if errors.Is(err, store.ErrAlreadyExists) {

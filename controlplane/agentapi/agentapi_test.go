@@ -193,11 +193,21 @@ func TestReRegistrationKeepsWhatTheAdministratorSet(t *testing.T) {
 	}
 	orig, _ := e.nodes.Get(ctx, "", "edge-1")
 
-	// The agent restarts, upgraded, with a changed view of itself.
+	// The agent restarts, upgraded, with a changed view of itself: a new
+	// label under its own prefix, and (node restriction) labels it does
+	// not own, which are not applied and come back as warnings.
 	again := nodeAsAgentSees("edge-1")
-	again.Labels["tier"] = "edge"
+	again.Labels[api.AgentLabelPrefix+"tier"] = "edge"
+	again.Labels["zone"] = "south"
+	again.Labels["gpu"] = "yes"
 	again.Status.NodeInfo.AgentVersion = "v2"
-	a.register(again)
+	ack := a.ask(api.AgentRegister, api.NodeRegistration{Node: again})
+	if ack.Error != "" {
+		t.Fatal(ack.Error)
+	}
+	if len(ack.Warnings) != 2 || !strings.Contains(ack.Warnings[0], "gpu=yes") || !strings.Contains(ack.Warnings[1], "zone=south") {
+		t.Errorf("warnings = %q; want one each for gpu=yes and zone=south", ack.Warnings)
+	}
 
 	n, err := e.nodes.Get(ctx, "", "edge-1")
 	if err != nil {
@@ -206,8 +216,11 @@ func TestReRegistrationKeepsWhatTheAdministratorSet(t *testing.T) {
 	if !n.Spec.Unschedulable || len(n.Spec.Taints) != 1 || n.Spec.Taints[0].Key != "dedicated" {
 		t.Errorf("spec after re-registration = %+v, want the administrator's", n.Spec)
 	}
-	if n.Labels["zone"] != "north" || n.Labels["tier"] != "edge" || n.Labels[api.LabelArch] != "arm64" {
+	if n.Labels["zone"] != "north" || n.Labels[api.AgentLabelPrefix+"tier"] != "edge" || n.Labels[api.LabelArch] != "arm64" {
 		t.Errorf("labels after re-registration = %v, want the administrator's and the agent's", n.Labels)
+	}
+	if _, ok := n.Labels["gpu"]; ok {
+		t.Errorf("the agent added a label it does not own: %v", n.Labels)
 	}
 	if n.Status.NodeInfo.AgentVersion != "v2" || !n.IsReady() {
 		t.Errorf("status after re-registration = %+v, want the agent's new status, Ready", n.Status)

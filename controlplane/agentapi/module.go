@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/controlplane/natsauth"
 	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
@@ -22,9 +23,27 @@ var Module = fx.Module("agentapi",
 		kv, err := OpenLeases(context.Background(), js, cfg.NATS.Replicas)
 		return Leases{kv}, err
 	}),
-	fx.Provide(func(lc fx.Lifecycle, nc *nats.Conn, st *store.Store, leases Leases, cfg config.Config, log *slog.Logger) *Server {
-		s := New(nc, st, leases.KeyValue, Options{Replicas: cfg.NATS.Replicas}, log.With("component", "agentapi"))
-		lc.Append(fx.StartStopHook(s.Start, s.Stop))
+	fx.Provide(func(p params) *Server {
+		opts := Options{Replicas: p.Config.NATS.Replicas}
+		if p.Identities != nil {
+			opts.JoinLabels = p.Identities.NodeLabels
+		}
+		s := New(p.NC, p.Store, p.Leases.KeyValue, opts, p.Log.With("component", "agentapi"))
+		p.Lifecycle.Append(fx.StartStopHook(s.Start, s.Stop))
 		return s
 	}),
 )
+
+type params struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	NC        *nats.Conn
+	Store     *store.Store
+	Leases    Leases
+	Config    config.Config
+	Log       *slog.Logger
+	// Identities gives the labels nodes joined with; absent with an
+	// external NATS.
+	Identities *natsauth.Identities `optional:"true"`
+}

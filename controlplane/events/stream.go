@@ -38,6 +38,9 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 		MaxAge:      o.MaxAge,
 		MaxBytes:    o.MaxBytes,
 		Replicas:    o.Replicas,
+		// Events readers (skiff nats context) read history by direct
+		// get: they may not create consumers (docs/security.md).
+		AllowDirect: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", api.EventsStream, err)

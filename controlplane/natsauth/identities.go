@@ -60,11 +60,6 @@ type revocation struct {
 	At   time.Time `json:"at"`
 }
 
-// NodeJoined is called once a node's identity is recorded, before it gets
-// its credential, with the labels it joined with (the token's over the
-// agent's): the control plane creates the Node with them.
-type NodeJoined func(ctx context.Context, node string, labels map[string]string) error
-
 // Options configure the identity service.
 type Options struct {
 	// Replicas of the bucket's stream.
@@ -74,8 +69,6 @@ type Options struct {
 	// ClientURL and CAPEM go into events credentials.
 	ClientURL string
 	CAPEM     []byte
-	// OnJoin creates the Node (may be nil).
-	OnJoin NodeJoined
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -365,14 +358,27 @@ func (id *Identities) IssueNode(ctx context.Context, node, nodeKey, joinToken st
 		if old.PublicKey != nodeKey {
 			return "", fmt.Errorf("node %q already joined with another key; revoke it first (skiff node revoke %s): %w", node, node, ErrAlreadyExists)
 		}
-		labels = old.Labels // a rejoin keeps the labels the node joined with
-	}
-	if id.opts.OnJoin != nil {
-		if err := id.opts.OnJoin(ctx, node, labels); err != nil {
-			return "", fmt.Errorf("create node %q: %w", node, err)
-		}
+		// A rejoin with the same key keeps the labels it joined with.
 	}
 	return tok, nil
+}
+
+// NodeLabels are the labels node joined with (its join token's over the
+// ones its agent asked for), which its Node gets when it first registers;
+// nil when the node has no identity.
+func (id *Identities) NodeLabels(ctx context.Context, node string) (map[string]string, error) {
+	e, err := id.kv.Get(ctx, "nodes."+node)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read node %q: %w", node, err)
+	}
+	var rec nodeRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, fmt.Errorf("read node %q: %w", node, err)
+	}
+	return rec.Labels, nil
 }
 
 // RevokeNode revokes node's credential: its key is added to the account's

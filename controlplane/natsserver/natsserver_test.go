@@ -19,6 +19,7 @@ import (
 
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
+	"github.com/skiff-sh/skiff/controlplane/pki"
 )
 
 func TestStartWithATakenPortSaysSoAtOnce(t *testing.T) {
@@ -136,9 +137,25 @@ func testConfig(t *testing.T) config.Config {
 	return cfg
 }
 
+// serving makes the cluster CA and serving certificate under cfg's data
+// dir, as the pki module does.
+func serving(t *testing.T, cfg config.Config) (*pki.CA, *pki.Serving) {
+	t.Helper()
+	ca, err := pki.LoadOrCreateCA(pki.Dir(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.ServerCertificate(pki.ServerNames([]string{cfg.NATS.Listen}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, &pki.Serving{Cert: cert}
+}
+
 func TestOpenEmbedsAServerUnderTheDataDir(t *testing.T) {
 	cfg := testConfig(t)
-	c, err := natsserver.Open(cfg, nil)
+	_, srv := serving(t, cfg)
+	c, err := natsserver.Open(cfg, nil, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +169,8 @@ func TestOpenEmbedsAServerUnderTheDataDir(t *testing.T) {
 	if sd := c.Server.JetStreamConfig().StoreDir; !strings.HasPrefix(sd, cfg.Path("jetstream")) {
 		t.Errorf("store dir %q is not under %q", sd, cfg.Path("jetstream"))
 	}
-	if c.ClientURL != c.Server.ClientURL() {
-		t.Errorf("ClientURL = %q, want the server's %q", c.ClientURL, c.Server.ClientURL())
+	if want := "tls://" + c.Server.Addr().String(); c.ClientURL != want {
+		t.Errorf("ClientURL = %q, want %q", c.ClientURL, want)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -161,12 +178,31 @@ func TestOpenEmbedsAServerUnderTheDataDir(t *testing.T) {
 		t.Fatalf("create a bucket through Open's JetStream: %v", err)
 	}
 
-	// Other processes reach it at ClientURL.
-	other, err := nats.Connect(c.ClientURL)
+	// Other processes reach it at ClientURL over TLS with the cluster CA,
+	// and only with a credential: an anonymous client is refused.
+	other, err := nats.Connect(c.ClientURL, nats.RootCAs(filepath.Join(pki.Dir(cfg), pki.CACertFile)))
+	if err == nil {
+		other.Close()
+		t.Fatal("an anonymous client connected")
+	}
+	if !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Errorf("anonymous connect: %v; want an authorization violation", err)
+	}
+	cred, err := c.Keys.ControlPlaneUser()
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err = nats.Connect(c.ClientURL, nats.RootCAs(filepath.Join(pki.Dir(cfg), pki.CACertFile)), nats.UserJWTAndSeed(cred.JWT, string(cred.Seed)))
+	if err != nil {
+		t.Fatalf("connect with a credential over TLS: %v", err)
+	}
 	other.Close()
+	// Without TLS there is no connection at all.
+	plain := "nats://" + c.Server.Addr().String()
+	if nc, err := nats.Connect(plain, nats.UserJWTAndSeed(cred.JWT, string(cred.Seed))); err == nil {
+		nc.Close()
+		t.Fatalf("a client without TLS connected to %s", plain)
+	}
 
 	c.Close()
 	if c.Server.Running() {
@@ -191,7 +227,8 @@ func TestOpenWithAnExternalURLEmbedsNoServer(t *testing.T) {
 	cfg.NATS.URL = ext.ClientURL()
 	cfg.NATS.Listen = l.Addr().String()
 
-	c, err := natsserver.Open(cfg, nil)
+	_, srv := serving(t, cfg)
+	c, err := natsserver.Open(cfg, nil, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +268,8 @@ func TestOpenWithAnUnreachableURLNamesIt(t *testing.T) {
 
 	cfg := testConfig(t)
 	cfg.NATS.URL = url
-	c, err := natsserver.Open(cfg, nil)
+	_, srv := serving(t, cfg)
+	c, err := natsserver.Open(cfg, nil, srv)
 	if err == nil {
 		c.Close()
 		t.Fatal("Open of an unreachable NATS succeeded")
@@ -247,6 +285,7 @@ func TestModuleProvidesConnectionsAndShutsTheServerDown(t *testing.T) {
 	var js jetstream.JetStream
 	app := fxtest.New(t,
 		fx.Supply(testConfig(t), slog.New(slog.DiscardHandler)),
+		pki.Module,
 		natsserver.Module,
 		fx.Populate(&c, &nc, &js),
 	)

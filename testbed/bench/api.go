@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -92,7 +93,8 @@ func API(ctx context.Context, o APIOptions) (*Summary, error) {
 	defer func() { _ = c.Stop(context.Background()) }()
 	st := c.Server.Store
 	// One connection per client, kept alive, as 50 separate users would.
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients + o.Watchers, MaxIdleConns: 2 * (o.Clients + o.Watchers)}}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients + o.Watchers, MaxIdleConns: 2 * (o.Clients + o.Watchers),
+		TLSClientConfig: &tls.Config{RootCAs: c.Server.CA.Pool(), MinVersion: tls.VersionTLS12}}}
 	cl := client.New(c.Server.API.URL(), client.WithToken(c.Token), client.WithHTTPClient(hc))
 	for _, ns := range []string{benchSmallNS, benchLargeNS, benchAPINS, benchStoreNS, benchWatchNS} {
 		if _, err := cl.CreateObject(ctx, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: ns}}); err != nil {

@@ -60,12 +60,20 @@ func Fleet(ctx context.Context, o FleetOptions) (*Summary, error) {
 		return nil, fmt.Errorf("skiff server: %w", err)
 	}
 	defer stopProcess(srv)
-	token, err := tokenFromConfig(filepath.Join(dir, "client.yaml"))
+	access, err := accessFromConfig(filepath.Join(dir, "client.yaml"))
 	if err != nil {
 		return nil, err
 	}
-	cl := client.New(urls["API"], client.WithToken(token))
-	nc, err := nats.Connect(urls["NATS"], nats.Name("skiff-bench-fleet"))
+	cl := access.client(urls["API"])
+	cpOpts, err := controlPlaneNATS(filepath.Join(dir, "server"))
+	if err != nil {
+		return nil, err
+	}
+	jt, err := joinToken(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(urls["NATS"], append(cpOpts, nats.Name("skiff-bench-fleet"))...)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +85,7 @@ func Fleet(ctx context.Context, o FleetOptions) (*Summary, error) {
 
 	// Agents.
 	start := time.Now()
-	agents, err := startHollowAgents(ctx, o.Agents, urls["NATS"], dir)
+	agents, err := startHollowAgents(ctx, o.Agents, urls["NATS"], jt, dir)
 	defer func() {
 		var wg sync.WaitGroup
 		for _, a := range agents {
@@ -168,7 +176,7 @@ func Fleet(ctx context.Context, o FleetOptions) (*Summary, error) {
 	return sum, nil
 }
 
-func startHollowAgents(ctx context.Context, n int, natsURL, dir string) ([]*app.Agent, error) {
+func startHollowAgents(ctx context.Context, n int, natsURL, joinToken, dir string) ([]*app.Agent, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	out := make([]*app.Agent, n)
 	errs := make(chan error, n)
@@ -184,6 +192,7 @@ func startHollowAgents(ctx context.Context, n int, natsURL, dir string) ([]*app.
 			cfg.DataDir = filepath.Join(dir, name)
 			cfg.Agent.NodeName = name
 			cfg.Agent.NATSURL = natsURL
+			cfg.Agent.JoinToken = joinToken
 			cfg.Agent.Labels = map[string]string{"fleet": "bench"}
 			a, err := app.StartAgent(ctx, cfg, log, app.Hollow())
 			if err != nil {

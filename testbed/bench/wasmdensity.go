@@ -132,7 +132,11 @@ func WasmDensity(ctx context.Context, o WasmDensityOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer cp.stop()
-	cl := client.New(cp.apiURL, client.WithToken(cp.token))
+	cl := cp.access.client(cp.apiURL)
+	jt, err := joinToken(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
 
 	base := settledRSS()
 	cfg := config.Default()
@@ -140,6 +144,7 @@ func WasmDensity(ctx context.Context, o WasmDensityOptions) (*Summary, error) {
 	cfg.LogLevel = "warn"
 	cfg.Agent.NodeName = "density-1"
 	cfg.Agent.NATSURL = cp.natsURL
+	cfg.Agent.JoinToken = jt
 	off := false
 	cfg.Agent.Containerd = &off
 	agent, err := app.StartAgent(ctx, cfg, slog.New(slog.DiscardHandler))
@@ -296,7 +301,7 @@ func waitNodeReady(ctx context.Context, cl *client.Client, node string) error {
 // an in-process cluster without agents.
 type controlPlane struct {
 	apiURL, natsURL string
-	token           string // the server's admin token
+	access          serverAccess // the server's admin token and CA
 	where           string // "process" or "in-process"
 	stop            func()
 }
@@ -308,7 +313,7 @@ func startControlPlane(ctx context.Context, binary, dir string) (*controlPlane, 
 			return nil, err
 		}
 		return &controlPlane{
-			apiURL: c.Server.API.URL(), natsURL: c.Server.NATS.ClientURL, token: c.Token, where: "in-process",
+			apiURL: c.Server.API.URL(), natsURL: c.Server.NATS.ClientURL, access: serverAccess{token: c.Token, ca: c.Server.CA.PEM}, where: "in-process",
 			stop: func() { _ = c.Stop(context.Background()) },
 		}, nil
 	}
@@ -322,10 +327,10 @@ func startControlPlane(ctx context.Context, binary, dir string) (*controlPlane, 
 		}
 		return nil, fmt.Errorf("skiff server: %w", err)
 	}
-	token, err := tokenFromConfig(filepath.Join(dir, "client.yaml"))
+	access, err := accessFromConfig(filepath.Join(dir, "client.yaml"))
 	if err != nil {
 		stopProcess(srv)
 		return nil, err
 	}
-	return &controlPlane{apiURL: urls["API"], natsURL: urls["NATS"], token: token, where: "process", stop: func() { stopProcess(srv) }}, nil
+	return &controlPlane{apiURL: urls["API"], natsURL: urls["NATS"], access: access, where: "process", stop: func() { stopProcess(srv) }}, nil
 }

@@ -271,7 +271,7 @@ func TestUnreachableServerIsOneLineWithAdvice(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %#v, want *ConnectionError", err)
 	}
-	want := `cannot reach the Skiff API at http://` + addr + ` (connection refused); start one with "skiff up" or set --server/SKIFF_SERVER`
+	want := `cannot reach the Skiff API at https://` + addr + ` (connection refused); start one with "skiff up" or set --server/SKIFF_SERVER`
 	if err.Error() != want {
 		t.Fatalf("message:\n got %s\nwant %s", err, want)
 	}
@@ -301,7 +301,7 @@ func TestNamesThatWouldChangeThePathAreRefused(t *testing.T) {
 func TestNormalizeServer(t *testing.T) {
 	tests := []struct{ give, want string }{
 		{"", client.DefaultServer},
-		{"10.0.0.1:8080", "http://10.0.0.1:8080"},
+		{"10.0.0.1:8080", "https://10.0.0.1:8080"}, // the API serves TLS only
 		{"https://skiff.example/", "https://skiff.example"},
 		{" http://h:1 ", "http://h:1"},
 	}

@@ -76,7 +76,7 @@ func TestResolveServerOrder(t *testing.T) {
 	}
 	check("", "http://from-file:1")
 	t.Setenv(client.EnvServer, "from-env:2")
-	check("", "http://from-env:2")
+	check("", "https://from-env:2")
 	check("http://from-flag:3", "http://from-flag:3")
 
 	t.Setenv(client.EnvServer, "")

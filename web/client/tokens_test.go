@@ -80,7 +80,7 @@ func TestResolveTokenOnlyForTheConfiguredServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("http://h:1", "from-file")
-	check("h:1/", "from-file")
+	check("http://h:1/", "from-file")
 	check("http://elsewhere:1", "") // never sent to another server
 	t.Setenv(client.EnvToken, "from-env")
 	check("http://elsewhere:1", "from-env")
