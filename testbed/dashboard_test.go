@@ -2,10 +2,14 @@ package testbed_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +52,24 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// clusterSPKI verifies the cluster's API certificate against the cluster
+// CA, as a user who imported the CA would, and returns the hash of its key
+// for the browser's --ignore-certificate-errors-spki-list.
+func clusterSPKI(t *testing.T, c *testbed.Cluster) string {
+	t.Helper()
+	u, err := url.Parse(c.Server.API.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: c.Server.CA.Pool(), ServerName: u.Hostname()})
+	if err != nil {
+		t.Fatalf("the API's certificate does not verify against the cluster CA: %v", err)
+	}
+	defer conn.Close()
+	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
 // dashboardToken is the token the browser signs in with: the cluster's
 // admin token.
 func dashboardToken(c *testbed.Cluster) string { return c.Token }
@@ -64,7 +86,10 @@ type browser struct {
 	exceptions []string
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+// newBrowser starts a browser for the page at base. trustedSPKI are the
+// base64 SHA-256 hashes of server keys the browser accepts beyond its own
+// roots (clusterSPKI): the browser does not know the cluster CA.
+func newBrowser(t *testing.T, base string, trustedSPKI ...string) *browser {
 	t.Helper()
 	exe := chromiumPath(t)
 	dir := os.Getenv("SKIFF_ARTIFACTS")
@@ -89,6 +114,7 @@ func newBrowser(t *testing.T, base string) *browser {
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(trustedSPKI, ",")),
 	)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	b := &browser{t: t, ctx: ctx, base: base, artifacts: dir}
@@ -304,7 +330,7 @@ func TestDashboardFollowsTheClusterLiveAndActsOnIt(t *testing.T) {
 	t.Parallel()
 	c := startHollowCluster(t, 2)
 	ctx := context.Background()
-	b := newBrowser(t, c.Server.API.URL())
+	b := newBrowser(t, c.Server.API.URL(), clusterSPKI(t, c))
 
 	// A token the cluster did not issue: the server's 401 message shows.
 	b.do("open the dashboard", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.ID("token")))
@@ -465,7 +491,7 @@ func TestDashboardFollowsAPodsLogLive(t *testing.T) {
 	}
 	waitPod(t, c, "default", "ticker", "Running", func(p *api.Pod) bool { return p.Status.Phase == api.PodRunning })
 
-	b := newBrowser(t, c.Server.API.URL())
+	b := newBrowser(t, c.Server.API.URL(), clusterSPKI(t, c))
 	b.signIn(dashboardToken(c))
 	b.goTo("pods")
 	b.do("open the pod's log",

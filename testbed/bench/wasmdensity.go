@@ -302,7 +302,7 @@ func waitNodeReady(ctx context.Context, cl *client.Client, node string) error {
 type controlPlane struct {
 	apiURL, natsURL string
 	access          serverAccess // the server's admin token and CA
-	where           string // "process" or "in-process"
+	where           string       // "process" or "in-process"
 	stop            func()
 }
 
