@@ -134,7 +134,13 @@ func LoadOrCreateCA(dir string) (*CA, error) {
 // The returned certificate's chain includes the CA, so that a client that
 // only pins the CA's fingerprint can verify it.
 func (ca *CA) ServerCertificate(names []string) (tls.Certificate, error) {
-	certPath, keyPath := filepath.Join(ca.dir, ServerCertFile), filepath.Join(ca.dir, ServerKeyFile)
+	return ca.ServerCertificateAt(filepath.Join(ca.dir, ServerCertFile), filepath.Join(ca.dir, ServerKeyFile), names)
+}
+
+// ServerCertificateAt is ServerCertificate kept in the files certPath (the
+// chain: the certificate, then the CA) and keyPath (0600), for servers
+// Skiff does not run itself (an external NATS).
+func (ca *CA) ServerCertificateAt(certPath, keyPath string, names []string) (tls.Certificate, error) {
 	dnsNames, ips := splitNames(names)
 	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil && checkPrivate(keyPath) == nil {
 		leaf, _ := x509.ParseCertificate(c.Certificate[0])
@@ -166,7 +172,8 @@ func (ca *CA) ServerCertificate(names []string) (tls.Certificate, error) {
 	if err := writeKey(keyPath, key); err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := writeFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), ca.PEM...)
+	if err := writeFile(certPath, chain, 0o644); err != nil {
 		return tls.Certificate{}, err
 	}
 	leaf, _ := x509.ParseCertificate(der)
