@@ -217,8 +217,10 @@ func TestPlainLegacySecretIsReadAndEncryptedByRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Written before encryption was on.
-	if err := store.For[*api.Secret](plainStore).Create(ctx, newSecret("old")); err != nil {
-		t.Fatal(err)
+	for _, n := range []string{"old", "touched"} {
+		if err := store.For[*api.Secret](plainStore).Create(ctx, newSecret(n)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if v := rawValue(t, kv, "secrets.default.old"); !bytes.Contains(v, []byte(base64.StdEncoding.EncodeToString([]byte(secretValue+"-old")))) {
 		t.Fatalf("the legacy value is not plain JSON: %q", v)
@@ -227,6 +229,11 @@ func TestPlainLegacySecretIsReadAndEncryptedByRotation(t *testing.T) {
 	if err := secrets.Create(ctx, newSecret("new")); err != nil {
 		t.Fatal(err)
 	}
+	// The next write of a legacy value encrypts it.
+	if _, err := secrets.Mutate(ctx, "default", "touched", func(s *api.Secret) error { s.Labels["v"] = "2"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	assertSealed(t, "secrets.default.touched", rawValue(t, kv, "secrets.default.touched"), ring.KeyIDs()[0])
 	got, err := secrets.Get(ctx, "default", "old")
 	if err != nil || string(got.Data["password"]) != secretValue+"-old" {
 		t.Fatalf("get of a plain legacy Secret = %+v, %v", got, err)
@@ -235,8 +242,8 @@ func TestPlainLegacySecretIsReadAndEncryptedByRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status.Plaintext != 1 || status.Total != 2 || len(status.Keys) != 1 || status.Keys[0].Secrets != 1 || !status.Keys[0].Write {
-		t.Fatalf("status = %+v, want 1 plain and 1 under the one key", status)
+	if status.Plaintext != 1 || status.Total != 3 || len(status.Keys) != 1 || status.Keys[0].Secrets != 2 || !status.Keys[0].Write {
+		t.Fatalf("status = %+v, want 1 plain and 2 under the one key", status)
 	}
 	// The plain store cannot read an encrypted value, and says why.
 	if _, err := store.For[*api.Secret](plainStore).Get(ctx, "default", "new"); !errors.Is(err, store.ErrUndecryptable) {
@@ -247,7 +254,7 @@ func TestPlainLegacySecretIsReadAndEncryptedByRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rot.Reencrypted != 2 || rot.Status.Plaintext != 0 || rot.Status.Total != 2 || ring.KeyIDs()[0] != rot.NewKey {
+	if rot.Reencrypted != 3 || rot.Status.Plaintext != 0 || rot.Status.Total != 3 || ring.KeyIDs()[0] != rot.NewKey {
 		t.Fatalf("rotation = %+v, keyring %v", rot, ring.KeyIDs())
 	}
 	assertSealed(t, "secrets.default.old", rawValue(t, kv, "secrets.default.old"), rot.NewKey)
