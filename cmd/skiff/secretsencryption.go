@@ -89,8 +89,8 @@ re-encrypt every stored Secret with it (unencrypted ones included), and then rem
 the old keys from the keyring file. A rotation cut short leaves the old keys in the
 file; run it again.
 
-With several control-plane replicas, each reads its own keyring file: copy the file
-from the replica that rotated to the others and restart them.`,
+With several control-plane replicas, each reads its own keyring file: stop the other
+replicas, rotate, copy this replica's keyring file to the others, then start them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := apiClient(cmd)

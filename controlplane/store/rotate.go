@@ -96,8 +96,8 @@ const maxRotationPasses = 5
 // # Notes
 //
 // The keyring is this process's: with several control-plane replicas,
-// each reads its own file, so the new file must be copied to the others
-// (see docs/architecture.md).
+// each reads its own file, so the others must be stopped while it runs and
+// given the new file before they start again (see docs/architecture.md).
 func (s *Store) RotateSecretsKey(ctx context.Context) (api.SecretsEncryptionRotation, error) {
 	out := api.SecretsEncryptionRotation{TypeMeta: api.TypeMeta{Kind: "SecretsEncryptionRotation", APIVersion: "v1"}}
 	if s.keyring == nil {
