@@ -45,6 +45,11 @@ type Config struct {
 	// plane's serving certificate, besides localhost, the host name and
 	// the listen addresses: the names agents and clients reach it by.
 	TLSSANs []string `json:"tlsSANs"`
+	// SecretsEncryptionKeyring is the file with the AES-256 keys that
+	// encrypt Secrets at rest (mode 0600; made on first start). Default
+	// <dataDir>/secrets-encryption.json. Every control-plane replica needs
+	// the same keys.
+	SecretsEncryptionKeyring string `json:"secretsEncryptionKeyring"`
 }
 
 // APIConfig configures the REST API and dashboard server.
@@ -358,6 +363,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeLifecycle.GracePeriod <= c.Agent.LeaseInterval {
 		errs = append(errs, errors.New("nodeLifecycle.gracePeriod: must be longer than agent.leaseInterval"))
+	}
+	if k := c.SecretsEncryptionKeyring; k != "" && !filepath.IsAbs(k) {
+		errs = append(errs, fmt.Errorf("secretsEncryptionKeyring: %q is not an absolute path", k))
 	}
 	if c.LeaderTTL < time.Second {
 		errs = append(errs, errors.New("leaderTTL: must be at least 1s"))

@@ -41,6 +41,7 @@ func TestValidateNamesEachBadField(t *testing.T) {
 		{func(c *config.Config) { c.NATS.Replicas = 6 }, "nats.replicas"},
 		{func(c *config.Config) { c.LogLevel = "verbose" }, "logLevel"},
 		{func(c *config.Config) { c.LogFormat = "xml" }, "logFormat"},
+		{func(c *config.Config) { c.SecretsEncryptionKeyring = "keys.json" }, "secretsEncryptionKeyring"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -100,6 +100,8 @@ type Agent struct {
 
 	registerKick chan struct{}
 	syncKick     chan struct{}
+	// secretVolumes puts secret volumes on tmpfs (secretvolume.go).
+	secretVolumes *secretVolumes
 
 	// mu guards the pod workers and what decides about them.
 	mu         sync.Mutex
@@ -159,6 +161,7 @@ func New(opts Options, nc *nats.Conn, drivers []runtimes.Driver, log *slog.Logge
 		a.driverList = append(a.driverList, d)
 	}
 	a.hostIP.Store("")
+	a.secretVolumes = newSecretVolumes(a.log)
 	a.modules = newModuleCache(filepath.Join(opts.DataDir, "modules"), nc, opts.NodeName, opts.HTTPClient, opts.RequestTimeout)
 	a.reporter = newStatusReporter(nc, opts.NodeName, opts.RequestTimeout, a.log)
 	if err := api.ValidateNode(a.nodeObject()).OrNil(); err != nil {
@@ -202,10 +205,18 @@ func (a *Agent) HostIP() string { return a.hostIP.Load().(string) }
 // prepare creates the local directories; Run calls it, and the fx module
 // calls it before starting Run so that a bad DataDir fails the start.
 func (a *Agent) prepare() error {
-	for _, d := range []string{a.local.dir, a.modules.dir, a.configs.dir} {
+	for _, d := range []string{a.local.dir, a.modules.dir} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return fmt.Errorf("edge: data dir: %w", err)
 		}
+	}
+	// configs/ holds Secrets: the agent's user only, also when an older
+	// agent made it with a wider mode.
+	if err := os.MkdirAll(a.configs.dir, 0o700); err != nil {
+		return fmt.Errorf("edge: data dir: %w", err)
+	}
+	if err := os.Chmod(a.configs.dir, 0o700); err != nil {
+		return fmt.Errorf("edge: data dir: %w", err)
 	}
 	return nil
 }

@@ -478,7 +478,15 @@ type testEnv struct {
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	s := startNATS(t)
-	return &testEnv{t: t, srv: s, cp: newControlPlane(t, s.ClientURL()), dataDir: t.TempDir()}
+	dataDir := t.TempDir()
+	// Secret volumes of pods still there when the test ends are tmpfs
+	// mounts (as root on Linux); they go before the temp dir does.
+	t.Cleanup(func() {
+		if err := unmountUnder(dataDir); err != nil {
+			t.Errorf("unmount the agent's volumes: %v", err)
+		}
+	})
+	return &testEnv{t: t, srv: s, cp: newControlPlane(t, s.ClientURL()), dataDir: dataDir}
 }
 
 // options are quick defaults for tests.

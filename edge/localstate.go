@@ -129,7 +129,9 @@ func (s *localStore) Forget(uid string) error {
 	if err := validUID(uid); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(s.podDir(uid)); err != nil {
+	// Secret volumes' tmpfs mounts go first, or RemoveAll stops at them.
+	uerr := unmountUnder(s.podDir(uid))
+	if err := errors.Join(uerr, os.RemoveAll(s.podDir(uid))); err != nil {
 		return fmt.Errorf("forget pod %s: %w", uid, err)
 	}
 	return syncDir(s.dir)
@@ -154,6 +156,7 @@ func (s *localStore) Load() (pods []localPod, errs []error) {
 		if errors.Is(err, os.ErrNotExist) {
 			// Created but never written (crash between mkdir and
 			// rename): nothing was acted on, so nothing to keep.
+			_ = unmountUnder(dir)
 			_ = os.RemoveAll(dir)
 			continue
 		}

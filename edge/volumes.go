@@ -148,6 +148,9 @@ func (a *Agent) setUpVolume(pod *api.Pod, v *api.Volume) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := a.secretVolumes.prepare(dir); err != nil { // tmpfs: secretvolume.go
+			return "", err
+		}
 		return dir, syncVolumeFiles(dir, files)
 	}
 	return "", errors.New("the volume has no source the agent knows")

@@ -94,6 +94,8 @@ func TestEndpointsByRoleVerbKindAndNamespace(t *testing.T) {
 		{"view-a", http.MethodGet, openAPIV3Path, nil, http.StatusOK},
 		{"view-a", http.MethodGet, api.WhoAmIPath, nil, http.StatusOK},
 		{"view-a", http.MethodGet, api.TokensPath, nil, http.StatusForbidden},
+		{"view-a", http.MethodGet, api.SecretsEncryptionPath, nil, http.StatusForbidden},
+		{"view", http.MethodGet, api.SecretsEncryptionPath, nil, http.StatusForbidden},
 		{"view", http.MethodGet, podsB, nil, http.StatusOK},
 		{"view", http.MethodGet, "/api/v1/pods", nil, http.StatusOK},
 		{"view", http.MethodGet, "/api/v1/nodes", nil, http.StatusOK},
@@ -105,6 +107,8 @@ func TestEndpointsByRoleVerbKindAndNamespace(t *testing.T) {
 		{"edit-a", http.MethodPost, "/apis/apps/v1/namespaces/team-a/deployments", deploy, http.StatusCreated},
 		{"edit-a", http.MethodGet, "/api/v1/namespaces/team-a/secrets", nil, http.StatusOK},
 		{"edit-a", http.MethodGet, api.TokensPath, nil, http.StatusForbidden},
+		{"edit", http.MethodGet, api.SecretsEncryptionPath, nil, http.StatusForbidden},
+		{"edit", http.MethodPost, api.SecretsEncryptionRotatePath, nil, http.StatusForbidden},
 		{"edit", http.MethodPost, podsB, podBody("e-"), http.StatusCreated},
 		{"edit", http.MethodPost, "/api/v1/namespaces", ns("team-c"), http.StatusForbidden},
 		{"edit", http.MethodGet, "/api/v1/nodes", nil, http.StatusOK},
@@ -114,11 +118,14 @@ func TestEndpointsByRoleVerbKindAndNamespace(t *testing.T) {
 		{"admin-a", http.MethodGet, podsB, nil, http.StatusForbidden},
 		{"admin-a", http.MethodPost, "/api/v1/namespaces", ns("team-d"), http.StatusForbidden},
 		{"admin-a", http.MethodGet, api.TokensPath, nil, http.StatusForbidden},
+		{"admin-a", http.MethodGet, api.SecretsEncryptionPath, nil, http.StatusForbidden},
+		{"admin-a", http.MethodPost, api.SecretsEncryptionRotatePath, nil, http.StatusForbidden},
 
 		// admin: everything.
 		{"admin", http.MethodGet, "/api/v1/pods", nil, http.StatusOK},
 		{"admin", http.MethodPost, "/api/v1/namespaces", ns("team-e"), http.StatusCreated},
 		{"admin", http.MethodGet, api.TokensPath, nil, http.StatusOK},
+		{"admin", http.MethodGet, api.SecretsEncryptionPath, nil, http.StatusOK},
 		{"admin", http.MethodGet, "/api/v1/nosuchthings", nil, http.StatusNotFound},
 	}
 	for _, tt := range tests {

@@ -137,6 +137,10 @@ func statusOf(err error, maxBody int64) (api.Status, bool) {
 		st.Code, st.Reason = http.StatusConflict, api.StatusReasonAlreadyExists
 	case errors.Is(err, store.ErrConflict):
 		st.Code, st.Reason = http.StatusConflict, api.StatusReasonConflict
+	case errors.Is(err, store.ErrRotationInProgress):
+		st.Code, st.Reason = http.StatusConflict, api.StatusReasonConflict
+	case errors.Is(err, store.ErrNoKeyring):
+		st.Code, st.Reason = http.StatusServiceUnavailable, api.StatusReasonServiceUnavailable
 	case errors.Is(err, store.ErrExpired):
 		st.Code, st.Reason = http.StatusGone, api.StatusReasonExpired
 	case errors.Is(err, api.ErrInvalidArtifact):

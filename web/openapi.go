@@ -344,6 +344,7 @@ func buildOpenAPI(routes []*echo.Route) *oaDocument {
 	for _, t := range []reflect.Type{
 		reflect.TypeFor[api.Status](), reflect.TypeFor[api.Token](), reflect.TypeFor[api.TokenList](),
 		reflect.TypeFor[api.TokenRequest](), reflect.TypeFor[api.Artifact](), reflect.TypeFor[api.Scale](),
+		reflect.TypeFor[api.SecretsEncryptionStatus](), reflect.TypeFor[api.SecretsEncryptionRotation](),
 	} {
 		g.schemaFor(t)
 	}
@@ -497,6 +498,15 @@ func (g *schemaGen) operation(r *echo.Route) *oaOperation {
 	case api.WhoAmIPath:
 		op.OperationID, op.Summary, op.Tags = "whoAmI", "the caller's own token (no secret)", []string{"Token"}
 		op.Responses["200"] = oaResponse{Description: "the token", Content: jsonContent(refTo("Token"))}
+		return op
+	case api.SecretsEncryptionPath:
+		op.OperationID, op.Summary, op.Tags = "readSecretsEncryptionStatus", "the keys that encrypt Secrets at rest and how many Secrets are under each (admins of all namespaces)", []string{"SecretsEncryption"}
+		op.Responses["200"] = oaResponse{Description: "the status", Content: jsonContent(refTo("SecretsEncryptionStatus"))}
+		return op
+	case api.SecretsEncryptionRotatePath:
+		op.OperationID, op.Summary, op.Tags = "rotateSecretsEncryptionKey", "add a new key, re-encrypt every Secret with it and remove the old keys (no body; admins of all namespaces)", []string{"SecretsEncryption"}
+		op.Responses["200"] = oaResponse{Description: "the rotation", Content: jsonContent(refTo("SecretsEncryptionRotation"))}
+		op.Responses["409"] = oaResponse{Description: "another rotation is running"}
 		return op
 	}
 	// A resource path: read it as authorization does, with the path's

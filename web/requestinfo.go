@@ -121,6 +121,8 @@ func resolveRequest(req *http.Request) requestInfo {
 			ri.Namespaced, ri.kind = false, "JoinToken"
 		case api.NATSCredentialsResource:
 			ri.Namespaced, ri.kind = false, "NATSCredential"
+		case api.SecretsEncryptionResource:
+			ri.Namespaced, ri.kind = false, "SecretsEncryption"
 		case path.Base(api.ArtifactsPath):
 			ri.Namespaced, ri.kind = false, "Artifact"
 		}

@@ -28,6 +28,8 @@ func TestResolveRequestReadsVerbResourceNamespaceAndName(t *testing.T) {
 		{method: "DELETE", target: "/api/v1/nodes/n", verb: auth.VerbDelete, resource: "nodes", name: "n", kind: "Node"},
 		{method: "GET", target: "/api/v1/namespaces/a", verb: auth.VerbGet, resource: "namespaces", ns: "a", name: "a", kind: "Namespace"},
 		{method: "POST", target: "/api/v1/tokens", verb: auth.VerbCreate, resource: "tokens", kind: "Token"},
+		{method: "GET", target: "/api/v1/secrets-encryption", verb: auth.VerbList, resource: "secrets-encryption", kind: "SecretsEncryption"},
+		{method: "POST", target: "/api/v1/secrets-encryption/rotate", verb: auth.VerbCreate, resource: "secrets-encryption", name: "rotate", kind: "SecretsEncryption"},
 		{method: "POST", target: "/api/v1/artifacts", verb: auth.VerbCreate, resource: "artifacts", kind: "Artifact"},
 		{method: "GET", target: "/apis/batch/v1/namespaces/a/widgets", verb: auth.VerbList, resource: "widgets", ns: "a", namespaced: true},
 		{method: "GET", target: "/healthz", verb: auth.VerbGet, public: true},

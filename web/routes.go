@@ -37,6 +37,8 @@ func (s *Server) routes() {
 	e.DELETE(api.TokensPath+"/:"+paramName, s.revokeToken)
 	e.GET(api.WhoAmIPath, s.whoAmI)
 	s.identityRoutes()
+	e.GET(api.SecretsEncryptionPath, s.secretsEncryptionStatus)
+	e.POST(api.SecretsEncryptionRotatePath, s.rotateSecretsEncryptionKey)
 	ui.Register(e) // the dashboard at / and /ui/ (public; its API calls carry the token)
 
 	pods, _ := api.LookupKind("Pod")

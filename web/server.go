@@ -99,17 +99,17 @@ func WithMetrics(reg *prometheus.Registry) ServerOption {
 // Shutdown, or mount Handler in an http.Server or httptest.Server.
 type Server struct {
 	identities Identities // nil: join tokens, node revocation and events credentials answer 503
-	opts      Options
-	store     *store.Store
-	logs      LogSource
-	artifacts ArtifactStore
-	log       *slog.Logger
-	echo      *echo.Echo
-	now       func() time.Time
-	tokens    *auth.Tokens         // nil: no authentication
-	registry  *prometheus.Registry // nil: no /metrics
-	metrics   *apiMetrics          // nil without registry
-	openAPI   openAPIDoc
+	opts       Options
+	store      *store.Store
+	logs       LogSource
+	artifacts  ArtifactStore
+	log        *slog.Logger
+	echo       *echo.Echo
+	now        func() time.Time
+	tokens     *auth.Tokens         // nil: no authentication
+	registry   *prometheus.Registry // nil: no /metrics
+	metrics    *apiMetrics          // nil without registry
+	openAPI    openAPIDoc
 	// lists holds a slot per list reading the store (MaxListsInFlight).
 	lists chan struct{}
 	// quotas is a watched copy of the ResourceQuotas for admission, so a

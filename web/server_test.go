@@ -23,6 +23,7 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 )
 
 // testMaxBody is small so that the 413 case needs no big body.
@@ -108,7 +109,7 @@ func openStoreOn(t *testing.T, js jetstream.JetStream) *store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, js, store.Options{})
+	st, err := store.Open(ctx, js, store.Options{Keyring: natstest.Keyring(t)})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

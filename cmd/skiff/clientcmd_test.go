@@ -17,6 +17,7 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 	"github.com/skiff-sh/skiff/web"
 	"github.com/skiff-sh/skiff/web/client"
 )
@@ -64,7 +65,7 @@ func startCLIEnv(t *testing.T) *cliEnv {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, js, store.Options{})
+	st, err := store.Open(ctx, js, store.Options{Keyring: natstest.Keyring(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

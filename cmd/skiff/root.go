@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 		newNodeCmd(),
 		newKubeconfigCmd(),
 		newNATSCmd(),
+		newSecretsEncryptionCmd(),
 	)
 	return root
 }

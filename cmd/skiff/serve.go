@@ -40,6 +40,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet, server, agent bool) {
 		fs.StringVar(&f.cfg.NATS.Listen, "nats-listen", f.cfg.NATS.Listen, "host:port of the embedded NATS server (agents and the NATS CLI connect here)")
 		fs.StringVar(&f.cfg.NATS.URL, "nats-url", "", "use this external NATS (with JetStream) instead of the embedded server")
 		fs.StringSliceVar(&f.cfg.TLSSANs, "tls-san", nil, "another name or IP address of this server for its TLS certificate (repeatable): the address agents and clients use")
+		fs.StringVar(&f.cfg.SecretsEncryptionKeyring, "secrets-encryption-keyring", "",
+			"file with the keys that encrypt Secrets at rest, mode 0600, made on first start (default DATA-DIR/secrets-encryption.json)")
 	}
 	if agent {
 		fs.StringVar(&f.cfg.Agent.NodeName, "node-name", f.cfg.Agent.NodeName, "this node's name (a DNS label)")
@@ -74,6 +76,7 @@ func (f *serveFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 		overlay("listen", &merged.API.Listen, cfg.API.Listen)
 		overlay("nats-listen", &merged.NATS.Listen, cfg.NATS.Listen)
 		overlay("nats-url", &merged.NATS.URL, cfg.NATS.URL)
+		overlay("secrets-encryption-keyring", &merged.SecretsEncryptionKeyring, cfg.SecretsEncryptionKeyring)
 		overlay("node-name", &merged.Agent.NodeName, cfg.Agent.NodeName)
 		overlay("nats", &merged.Agent.NATSURL, cfg.Agent.NATSURL)
 		overlay("server", &merged.Agent.NATSURL, cfg.Agent.NATSURL)

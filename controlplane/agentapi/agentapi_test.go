@@ -559,7 +559,7 @@ func TestStopEndsHandlingAgentMessages(t *testing.T) {
 	t.Cleanup(nc.Close)
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	st, err := store.Open(ctx, js, store.Options{})
+	st, err := store.Open(ctx, js, store.Options{Keyring: natstest.Keyring(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

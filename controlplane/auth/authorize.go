@@ -146,7 +146,8 @@ func resourceOf(kind string) string {
 //     namespace.
 //   - Cluster-scoped objects (nodes, namespaces) are read by tokens of all
 //     namespaces and written by admins of all namespaces; tokens are
-//     managed by admins of all namespaces only.
+//     managed by admins of all namespaces only, and so is secrets
+//     encryption (status and key rotation).
 //   - Paths that are not resources (the OpenAPI document): any valid token
 //     may GET them.
 func Authorize(id Identity, a Attributes) error {
@@ -171,6 +172,8 @@ func Authorize(id Identity, a Attributes) error {
 			return nil // a read-only events credential: every namespace's events
 		}
 		return deny("an events credential shows every namespace's events: it takes a token of all namespaces")
+	case api.SecretsEncryptionResource:
+		return deny("secrets encryption is managed by admins of all namespaces only")
 	case artifactsResource:
 		if a.Verb == VerbCreate && id.Role != api.RoleView {
 			return nil

@@ -35,7 +35,7 @@ func (r *kvRecorder) count(key string) int {
 func TestObserverHearsEveryKVOperationWithItsResult(t *testing.T) {
 	_, _, js := natstest.Store(t)
 	rec := &kvRecorder{ops: map[string]int{}}
-	st, err := store.Open(t.Context(), js, store.Options{Observer: rec})
+	st, err := store.Open(t.Context(), js, store.Options{Observer: rec, Keyring: natstest.Keyring(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

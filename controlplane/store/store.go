@@ -30,21 +30,31 @@ type Options struct {
 	Replicas int
 	// Observer, if set, hears how long each KV operation took (metrics).
 	Observer Observer
+	// Keyring encrypts Secrets at rest (see secretsencryption.go). Open
+	// refuses to run without one unless PlaintextSecrets is set.
+	Keyring *Keyring
+	// PlaintextSecrets stores Secrets unencrypted, for unit tests of other
+	// logic only; a control plane always has a Keyring.
+	PlaintextSecrets bool
 }
 
 // Store is typed CRUD and Watch over the objects bucket. Use For to get a
 // typed Resource; the untyped methods serve the REST API, which handles
 // every kind the same way.
 type Store struct {
-	kv  jetstream.KeyValue
-	raw jetstream.KeyValue // kv without the Observer
-	now func() time.Time
+	kv      jetstream.KeyValue
+	raw     jetstream.KeyValue // kv without the Observer
+	now     func() time.Time
+	keyring *Keyring // nil: Secrets are stored unencrypted
 }
 
 // Open creates or updates the objects bucket and returns a Store over it.
 func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, error) {
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
+	}
+	if opts.Keyring == nil && !opts.PlaintextSecrets {
+		return nil, errors.New("open store: no secrets encryption keyring (Options.Keyring); only unit tests may set Options.PlaintextSecrets")
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      api.ObjectsBucket,
@@ -56,7 +66,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", api.ObjectsBucket, err)
 	}
-	s := &Store{kv: kv, raw: kv, now: time.Now}
+	s := &Store{kv: kv, raw: kv, now: time.Now, keyring: opts.Keyring}
 	if opts.Observer != nil {
 		s.kv = observedKV{KeyValue: kv, obs: opts.Observer}
 	}
@@ -82,18 +92,27 @@ func keyOf(info api.KindInfo, m *api.ObjectMeta) string {
 	return api.ObjectKey(info.Resource, ns, m.Name)
 }
 
-func encode(obj api.Object) ([]byte, error) {
+// encode turns obj into the value stored under key (encrypted for
+// Secrets). The caller calls done once the bucket has answered the write.
+func (s *Store) encode(info api.KindInfo, key string, obj api.Object) (b []byte, done func(), err error) {
 	m := obj.GetObjectMeta()
 	rv := m.ResourceVersion
 	m.ResourceVersion = "" // the KV revision is the version; never store it
-	b, err := json.Marshal(obj)
+	b, err = json.Marshal(obj)
 	m.ResourceVersion = rv
-	return b, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.sealValue(info, key, b)
 }
 
-func decodeEntry(info api.KindInfo, e jetstream.KeyValueEntry) (api.Object, error) {
+func (s *Store) decodeEntry(info api.KindInfo, e jetstream.KeyValueEntry) (api.Object, error) {
+	b, err := s.openValue(info, e.Key(), e.Value())
+	if err != nil {
+		return nil, err
+	}
 	obj := info.New()
-	if err := json.Unmarshal(e.Value(), obj); err != nil {
+	if err := json.Unmarshal(b, obj); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", e.Key(), err)
 	}
 	obj.GetObjectMeta().ResourceVersion = strconv.FormatUint(e.Revision(), 10)
@@ -135,11 +154,13 @@ func (s *Store) CreateObject(ctx context.Context, obj api.Object) error {
 	if m.Generation == 0 {
 		m.Generation = 1
 	}
-	b, err := encode(obj)
+	key := keyOf(info, m)
+	b, done, err := s.encode(info, key, obj)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", describe(info, m.Namespace, m.Name), err)
 	}
-	rev, err := s.kv.Create(ctx, keyOf(info, m), b)
+	rev, err := s.kv.Create(ctx, key, b)
+	done()
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("%s: %w", describe(info, m.Namespace, m.Name), ErrAlreadyExists)
@@ -162,7 +183,7 @@ func (s *Store) GetObject(ctx context.Context, info api.KindInfo, ns, name strin
 		}
 		return nil, fmt.Errorf("get %s: %w", describe(info, ns, name), err)
 	}
-	return decodeEntry(info, e)
+	return s.decodeEntry(info, e)
 }
 
 // getTwice reads one object and decodes it twice: one copy to keep as it
@@ -178,11 +199,11 @@ func (s *Store) getTwice(ctx context.Context, info api.KindInfo, ns, name string
 		}
 		return nil, nil, fmt.Errorf("get %s: %w", describe(info, ns, name), err)
 	}
-	a, err := decodeEntry(info, e)
+	a, err := s.decodeEntry(info, e)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := decodeEntry(info, e)
+	b, err := s.decodeEntry(info, e)
 	return a, b, err
 }
 
@@ -210,7 +231,7 @@ func (s *Store) ListObjects(ctx context.Context, info api.KindInfo, ns string) (
 			if e == nil { // all current values delivered
 				return out, maxRev, nil
 			}
-			obj, err := decodeEntry(info, e)
+			obj, err := s.decodeEntry(info, e)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -255,12 +276,13 @@ func (s *Store) updateFrom(ctx context.Context, info api.KindInfo, old, obj api.
 	if specChanged(old, obj) {
 		m.Generation++
 	}
-	b, err := encode(obj)
+	key := keyOf(info, m)
+	b, done, err := s.encode(info, key, obj)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", describe(info, m.Namespace, m.Name), err)
 	}
-	key := keyOf(info, m)
 	newRev, err := s.kv.Update(ctx, key, b, rev)
+	done()
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) || isWrongLastSequence(err) {
 			if _, gerr := s.kv.Get(ctx, key); errors.Is(gerr, jetstream.ErrKeyNotFound) {

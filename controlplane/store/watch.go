@@ -121,7 +121,7 @@ func (r *Resource[T]) toEvent(e jetstream.KeyValueEntry, seen map[string]bool, r
 		ev.Type = Deleted
 		return ev, true
 	}
-	obj, err := decodeEntry(r.info, e)
+	obj, err := r.s.decodeEntry(r.info, e)
 	if err != nil {
 		return ev, false
 	}

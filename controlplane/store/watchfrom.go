@@ -145,7 +145,7 @@ func (s *Store) ListSnapshot(ctx context.Context, info api.KindInfo, ns string) 
 				delete(byKey, e.Key())
 				continue
 			}
-			obj, err := decodeEntry(info, e)
+			obj, err := s.decodeEntry(info, e)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -244,7 +244,7 @@ func (s *Store) WatchChanges(ctx context.Context, info api.KindInfo, opts WatchO
 	go func() {
 		defer close(out)
 		defer stopWatcher(w)
-		cw := changeWatch{info: info, resumed: after > 0, resumedAt: resumedAt, seen: map[string]bool{}, last: startRev}
+		cw := changeWatch{s: s, info: info, resumed: after > 0, resumedAt: resumedAt, seen: map[string]bool{}, last: startRev}
 		send := func(c Change) bool {
 			select {
 			case out <- c:
@@ -273,6 +273,7 @@ func (s *Store) WatchChanges(ctx context.Context, info api.KindInfo, opts WatchO
 
 // changeWatch turns KV entries into Changes for one watch.
 type changeWatch struct {
+	s         *Store
 	info      api.KindInfo
 	resumed   bool
 	resumedAt time.Time
@@ -308,7 +309,7 @@ func (cw *changeWatch) change(e jetstream.KeyValueEntry) (Change, bool) {
 		c.Deleted = true
 		return c, true
 	}
-	obj, err := decodeEntry(cw.info, e)
+	obj, err := cw.s.decodeEntry(cw.info, e)
 	if err != nil {
 		return Change{}, false
 	}

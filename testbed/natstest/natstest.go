@@ -6,6 +6,7 @@ package natstest
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -47,12 +48,24 @@ func Connect(t testing.TB, s *server.Server, opts ...nats.Option) (*nats.Conn, j
 	return nc, js
 }
 
-// Store starts a server and returns a store over it, with the connection
-// for tests that also speak NATS.
+// Keyring makes a secrets encryption keyring with one key in a file under
+// the test's temp dir, as a control plane makes one on first start.
+func Keyring(t testing.TB) *store.Keyring {
+	t.Helper()
+	k, err := store.OpenKeyring(filepath.Join(t.TempDir(), store.KeyringFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Store starts a server and returns a store over it (Secrets encrypted
+// under a fresh Keyring, as in production), with the connection for tests
+// that also speak NATS.
 func Store(t testing.TB) (*store.Store, *nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, js := Connect(t, Start(t))
-	st, err := store.Open(context.Background(), js, store.Options{})
+	st, err := store.Open(context.Background(), js, store.Options{Keyring: Keyring(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/testbed/natstest"
 	"github.com/skiff-sh/skiff/web"
 	"github.com/skiff-sh/skiff/web/client"
 )
@@ -67,7 +68,7 @@ func startAPI(t *testing.T) *env {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, js, store.Options{})
+	st, err := store.Open(ctx, js, store.Options{Keyring: natstest.Keyring(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

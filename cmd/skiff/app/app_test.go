@@ -1,13 +1,19 @@
 package app
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/fx"
 
+	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/controlplane/store"
 )
 
 // TestEveryProcessGraphIsComplete checks the fx wiring of each process
@@ -37,5 +43,47 @@ func TestEveryProcessGraphIsComplete(t *testing.T) {
 				t.Fatalf("%s wiring: %v", name, err)
 			}
 		})
+	}
+}
+
+// TestServerRefusesAKeyringOthersCanRead: a secrets encryption keyring
+// that group or others may read stops the server from starting, and the
+// error says how to fix it.
+func TestServerRefusesAKeyringOthersCanRead(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.NATS.Listen = "127.0.0.1:-1"
+	path := cfg.Path(store.KeyringFile)
+	if _, err := store.OpenKeyring(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	s, err := StartServer(ctx, cfg, log)
+	if err == nil {
+		_ = s.Stop(context.Background())
+		t.Fatal("the server started with a keyring of mode 0644")
+	}
+	if !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Fatalf("start: %v, want an error saying chmod 600 %s", err, path)
+	}
+
+	// Fixed as the error says, the server starts and reads its keyring.
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = StartServer(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Stop(context.Background()) }()
+	st, err := s.Store.SecretsEncryptionStatus(ctx)
+	if err != nil || st.Provider != api.SecretsEncryptionProvider || len(st.Keys) != 1 {
+		t.Fatalf("status = %+v, %v", st, err)
 	}
 }
