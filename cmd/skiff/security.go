@@ -12,6 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/skiff-sh/skiff/config"
+	"github.com/skiff-sh/skiff/controlplane/natsauth"
+	"github.com/skiff-sh/skiff/controlplane/pki"
 	"github.com/skiff-sh/skiff/web/client"
 )
 
@@ -203,7 +206,71 @@ skiff.events.> and read stream SKIFF_EVENTS' messages directly; nothing else.`,
 	}
 	ctxCmd.Flags().StringVar(&name, "name", "skiff-events", "the context's name")
 	ctxCmd.Flags().StringVar(&dir, "dir", "", "where to write it (default: the NATS CLI's context directory, ~/.config/nats/context)")
-	cmd.AddCommand(ctxCmd)
+	cmd.AddCommand(ctxCmd, newNATSServerConfigCmd())
+	return cmd
+}
+
+// newNATSServerConfigCmd writes what an external nats-server needs to trust
+// this control plane's identities.
+func newNATSServerConfigCmd() *cobra.Command {
+	cfg := config.Default()
+	var listen, storeDir, out, serverName string
+	var sans []string
+	cmd := &cobra.Command{
+		Use:   "server-config --listen HOST:PORT --out FILE",
+		Short: "Write the configuration of an external nats-server that trusts this control plane",
+		Long: `Makes (or reads) the control plane's NATS trust and cluster CA in --data-dir, issues the
+NATS server's TLS certificate, and writes a nats-server configuration: operator mode with
+Skiff's operator, a full account resolver, JetStream syncing every write, TLS required.
+Then run nats-server -c FILE, and skiff server --nats-url tls://HOST:PORT with the same
+--data-dir (copy its pki/ directory to every control-plane replica). Agents join and
+reconnect with their own identities whether or not a control plane is up.`,
+		Example: `  skiff nats server-config --data-dir /var/lib/skiff --listen 10.0.0.5:4222 --out /etc/nats/skiff.conf
+  nats-server -c /etc/nats/skiff.conf
+  skiff server --data-dir /var/lib/skiff --nats-url tls://10.0.0.5:4222`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listen == "" || out == "" {
+				return fmt.Errorf("--listen (where nats-server listens, HOST:PORT) and --out (the file to write) are required")
+			}
+			dir := pki.Dir(cfg)
+			ca, err := pki.LoadOrCreateCA(dir)
+			if err != nil {
+				return err
+			}
+			keys, err := natsauth.LoadOrCreateKeys(dir)
+			if err != nil {
+				return err
+			}
+			certFile, keyFile := filepath.Join(dir, "nats-server.crt"), filepath.Join(dir, "nats-server.key")
+			if _, err := ca.ServerCertificateAt(certFile, keyFile, pki.ServerNames([]string{listen}, sans)); err != nil {
+				return err
+			}
+			if storeDir == "" {
+				storeDir = cfg.Path("nats-server", "jetstream")
+			}
+			abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+			conf, err := keys.ServerConfig(natsauth.ServerConfigOptions{
+				ServerName: serverName, Listen: listen, StoreDir: abs(storeDir),
+				ResolverDir: abs(cfg.Path("nats-server", "accounts")), CertFile: abs(certFile), KeyFile: abs(keyFile),
+			})
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, []byte(conf), 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\nRun: nats-server -c %s\nThen: skiff server --data-dir %s --nats-url tls://%s\n", out, out, cfg.DataDir, listen)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "the control plane's data dir (its pki/ holds the trust)")
+	f.StringVar(&listen, "listen", "", "host:port the nats-server listens on for clients (required)")
+	f.StringVar(&out, "out", "", "the configuration file to write (required)")
+	f.StringVar(&storeDir, "store-dir", "", "JetStream's directory (default: <data-dir>/nats-server/jetstream)")
+	f.StringVar(&serverName, "server-name", "skiff-nats-1", "the server's name (unique in a NATS cluster)")
+	f.StringSliceVar(&sans, "tls-san", nil, "another name or address of the NATS server for its certificate (repeatable)")
 	return cmd
 }
 

@@ -55,6 +55,15 @@ type keysFile struct {
 	EventsSigner string `json:"eventsSigner"`
 }
 
+// LoadKeys reads the keys from dir/KeysFile; (nil, nil) when there is no
+// such file.
+func LoadKeys(dir string) (*Keys, error) {
+	if _, err := os.Stat(filepath.Join(dir, KeysFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return LoadOrCreateKeys(dir)
+}
+
 // LoadOrCreateKeys reads the keys from dir/KeysFile, or makes new ones
 // there (mode 0600) when there is no such file.
 func LoadOrCreateKeys(dir string) (*Keys, error) {

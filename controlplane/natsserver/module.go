@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -28,9 +29,10 @@ type Conn struct {
 	// InProcessURL names the embedded server for in-process connections
 	// (nats.InProcessServer), which need no TLS; "" with an external NATS.
 	InProcessURL string
-	// Keys are the NATS trust (operator, accounts, signing keys) when
-	// this control plane runs the embedded server in operator mode; nil
-	// with an external NATS, whose trust is its operator's.
+	// Keys are the NATS trust (operator, accounts, signing keys): the
+	// embedded server runs in operator mode with them, and an external
+	// NATS does when it was set up with `skiff nats server-config`; nil
+	// with an external NATS whose trust is its operator's alone.
 	Keys *natsauth.Keys
 	// System is a connection as the SYS account's user, for pushing
 	// account updates; nil when Keys is nil.
@@ -62,6 +64,30 @@ func Open(cfg config.Config, log *slog.Logger, serving *pki.Serving) (*Conn, err
 	var sysOpts []nats.Option
 	if cfg.NATS.URL != "" {
 		c.ClientURL = cfg.NATS.URL
+		// An external NATS set up with this control plane's trust
+		// (`skiff nats server-config`): connect with its own credential over
+		// TLS with the cluster CA, and issue identities as with the
+		// embedded server. Without the keys, the external NATS's trust is
+		// its operator's alone.
+		keys, err := natsauth.LoadKeys(pki.Dir(cfg))
+		if err != nil {
+			return nil, err
+		}
+		if keys != nil {
+			cp, err := keys.ControlPlaneUser()
+			if err != nil {
+				return nil, err
+			}
+			sys, err := keys.SystemUser()
+			if err != nil {
+				return nil, err
+			}
+			ca := nats.RootCAs(filepath.Join(pki.Dir(cfg), pki.CACertFile))
+			c.Keys = keys
+			opts = append(opts, ca, nats.UserJWTAndSeed(cp.JWT, string(cp.Seed)))
+			sysOpts = []nats.Option{nats.Name("skiff-controlplane-system"), ca,
+				nats.UserJWTAndSeed(sys.JWT, string(sys.Seed)), nats.MaxReconnects(-1)}
+		}
 	} else {
 		keys, err := natsauth.LoadOrCreateKeys(pki.Dir(cfg))
 		if err != nil {
