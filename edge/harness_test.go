@@ -547,7 +547,8 @@ func startAgent(t *testing.T, url string, opts Options, drivers ...runtimes.Driv
 }
 
 // startAgent runs an agent with the env's options and returns once it has
-// registered, so it is subscribed to its subjects.
+// registered (so it is subscribed to its subjects) and asked for its first
+// full sync.
 func (e *testEnv) startAgent(drivers ...runtimes.Driver) *runningAgent {
 	e.t.Helper()
 	return e.startAgentWith(e.options(), drivers...)
@@ -556,13 +557,17 @@ func (e *testEnv) startAgent(drivers ...runtimes.Driver) *runningAgent {
 func (e *testEnv) startAgentWith(opts Options, drivers ...runtimes.Driver) *runningAgent {
 	e.t.Helper()
 	e.cp.mu.Lock()
-	before := len(e.cp.registrations)
+	before, syncsBefore := len(e.cp.registrations), e.cp.syncs
 	e.cp.mu.Unlock()
 	r := startAgent(e.t, e.srv.ClientURL(), opts, drivers...)
-	waitFor(e.t, "the agent to register", func() bool {
+	// Registered, and its first full sync asked for: a pod pushed from now
+	// on is newer than that sync's answer, as with the real control plane,
+	// whose answer would list it. (A push before the sync request would be
+	// undone by this harness's answer, which lists only setSyncPods.)
+	waitFor(e.t, "the agent to register and ask for its first full sync", func() bool {
 		e.cp.mu.Lock()
 		defer e.cp.mu.Unlock()
-		return len(e.cp.registrations) > before
+		return len(e.cp.registrations) > before && e.cp.syncs > syncsBefore
 	})
 	return r
 }
