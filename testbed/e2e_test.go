@@ -2,7 +2,9 @@ package testbed_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"sigs.k8s.io/yaml"
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/testbed"
@@ -118,6 +121,51 @@ func eventTypes(t *testing.T, bin string, env []string, filter string) []string 
 	}
 }
 
+// kubeconfigServes reads `skiff kubeconfig` as kubectl would: the server,
+// the CA to verify it with (certificate-authority-data) and the bearer
+// token; a GET of path with them must succeed.
+func kubeconfigServes(t *testing.T, bin string, env []string, path string) {
+	t.Helper()
+	res := testbed.RunCLI(t, bin, env, "kubeconfig")
+	if res.ExitCode != 0 {
+		t.Fatalf("kubeconfig: %s", res)
+	}
+	var kc struct {
+		Clusters []struct {
+			Cluster struct {
+				Server string `json:"server"`
+				CA     string `json:"certificate-authority-data"`
+			} `json:"cluster"`
+		} `json:"clusters"`
+		Users []struct {
+			User struct {
+				Token string `json:"token"`
+			} `json:"user"`
+		} `json:"users"`
+		CurrentContext string `json:"current-context"`
+	}
+	if err := yaml.Unmarshal([]byte(res.Stdout), &kc); err != nil || len(kc.Clusters) != 1 || len(kc.Users) != 1 || kc.CurrentContext == "" {
+		t.Fatalf("kubeconfig is not one cluster, user and context (%v):\n%s", err, res.Stdout)
+	}
+	ca, err := base64.StdEncoding.DecodeString(kc.Clusters[0].Cluster.CA)
+	if err != nil {
+		t.Fatalf("certificate-authority-data: %v", err)
+	}
+	if !strings.HasPrefix(kc.Clusters[0].Cluster.Server, "https://") {
+		t.Fatalf("kubeconfig server %q is not https", kc.Clusters[0].Cluster.Server)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, kc.Clusters[0].Cluster.Server+path, nil)
+	req.Header.Set("Authorization", "Bearer "+kc.Users[0].User.Token)
+	resp, err := testbed.HTTPClient(ca).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s with the kubeconfig: %v", path, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s with the kubeconfig: %s", path, resp.Status)
+	}
+}
+
 func containsInOrder(got []string, want ...string) bool {
 	i := 0
 	for _, g := range got {
@@ -152,6 +200,7 @@ func TestUserStoryWithSkiffUp(t *testing.T) {
 	if logs.ExitCode != 0 || !strings.Contains(logs.Stdout, "hello, world, from a Wasm module") || !strings.Contains(logs.Stdout, "args: --from skiff") {
 		t.Fatalf("logs: %s", logs)
 	}
+	kubeconfigServes(t, bin, env, "/api/v1/namespaces/default/pods")
 	nodes := testbed.RunCLI(t, bin, env, "get", "nodes")
 	if !regexp.MustCompile(`edge-1\s+Ready\s+` + runtime.GOARCH + `\s+linux\s+wasm`).MatchString(nodes.Stdout) {
 		t.Fatalf("get nodes: %s", nodes)
