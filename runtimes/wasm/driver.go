@@ -303,13 +303,12 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 		}
 	}
 
-	mcfg, logFile, err := moduleConfig(cfg, t)
+	mcfg, err := moduleConfig(cfg, t)
 	if err != nil {
 		d.releaseModule(m)
 		t.cancel()
 		return nil, err
 	}
-	t.logFile = logFile
 
 	ictx := t.ctx
 	if t.memory != nil {
@@ -319,13 +318,13 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 	if err != nil {
 		d.releaseModule(m)
 		t.cancel()
-		t.closeLog()
+		t.closeFiles()
 		return nil, fmt.Errorf("%w: instantiate module %s: %w", runtimes.ErrInvalidImage, cfg.Image, err)
 	}
 	if t.memory != nil && t.memory.initial.Load() > t.memory.limit {
 		// An unexported memory, found too big only now.
 		_ = mod.Close(context.Background())
-		t.closeLog()
+		t.closeFiles()
 		return d.startOverLimit(t, t.memory.initial.Load())
 	}
 	t.mod = mod
@@ -334,7 +333,7 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 		_ = mod.Close(context.Background())
 		d.releaseModule(m)
 		t.cancel()
-		t.closeLog()
+		t.closeFiles()
 		return nil, err
 	}
 	d.log.Debug("started wasm task", "task", cfg.ID, "module", cfg.Image,
@@ -411,7 +410,7 @@ func (d *Driver) run(t *task) {
 	res := t.exitResult(err)
 	_ = t.mod.Close(context.Background())
 	t.cancel()
-	t.closeLog()
+	t.closeFiles()
 	d.releaseModule(t.module)
 	t.finish(res)
 	d.log.Debug("wasm task exited", "task", t.cfg.ID, "exitCode", res.ExitCode,
@@ -546,9 +545,10 @@ func checkConfig(cfg *runtimes.TaskConfig) error {
 	return nil
 }
 
-// moduleConfig turns cfg into wazero's module configuration and opens the
-// log file.
-func moduleConfig(cfg *runtimes.TaskConfig, t *task) (wazero.ModuleConfig, *os.File, error) {
+// moduleConfig turns cfg into wazero's module configuration, opens the
+// mounts and the log file and hands them to t, which closes them
+// (closeFiles) once the instance is closed. On error nothing stays open.
+func moduleConfig(cfg *runtimes.TaskConfig, t *task) (wazero.ModuleConfig, error) {
 	argv := cfg.Command
 	if len(argv) == 0 {
 		name := cfg.ContainerName
@@ -579,29 +579,29 @@ func moduleConfig(cfg *runtimes.TaskConfig, t *task) (wazero.ModuleConfig, *os.F
 	}
 
 	if len(cfg.Mounts) > 0 {
-		fsc := wazero.NewFSConfig()
-		for _, mt := range cfg.Mounts {
-			if mt.ReadOnly {
-				fsc = fsc.WithReadOnlyDirMount(mt.HostPath, path.Clean(mt.GuestPath))
-			} else {
-				fsc = fsc.WithDirMount(mt.HostPath, path.Clean(mt.GuestPath))
-			}
+		fsc, roots, err := openMounts(cfg.Mounts)
+		if err != nil {
+			return nil, err
 		}
+		t.roots = roots
 		mc = mc.WithFSConfig(fsc)
 	}
 
 	if cfg.LogPath == "" {
-		return mc, nil, nil
+		return mc, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.LogPath), 0o755); err != nil {
-		return nil, nil, fmt.Errorf("logPath: %w", err)
+		t.closeFiles()
+		return nil, fmt.Errorf("logPath: %w", err)
 	}
 	f, err := os.OpenFile(cfg.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
-		return nil, nil, fmt.Errorf("logPath: %w", err)
+		t.closeFiles()
+		return nil, fmt.Errorf("logPath: %w", err)
 	}
+	t.logFile = f
 	w := &logWriter{f: f}
-	return mc.WithStdout(w).WithStderr(w), f, nil
+	return mc.WithStdout(w).WithStderr(w), nil
 }
 
 // cloneConfig copies cfg deeply enough that the caller may reuse its slices.

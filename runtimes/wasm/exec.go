@@ -83,10 +83,11 @@ func (d *Driver) Exec(ctx context.Context, id string, cmd []string) (int, []byte
 			return 0, nil, fmt.Errorf("exec in wasm task %s: the module needs %d bytes of memory to start, above the limit of %d bytes", id, m.minMemory, et.memory.limit)
 		}
 	}
-	mc, _, err := moduleConfig(cfg, et)
+	mc, err := moduleConfig(cfg, et)
 	if err != nil {
 		return 0, nil, fmt.Errorf("exec in wasm task %s: %w", id, err)
 	}
+	defer et.closeFiles() // after the instance is closed (defers run last first)
 	out := &boundedBuffer{max: runtimes.MaxExecOutput}
 	mc = mc.WithStdout(out).WithStderr(out)
 	ictx := et.ctx
