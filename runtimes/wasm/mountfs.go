@@ -104,12 +104,24 @@ func pathErrno(err error) experimentalsys.Errno {
 	return experimentalsys.EPERM
 }
 
+// rel makes a path wazero hands over relative to the mount: wazero joins a
+// directory descriptor opened at the mount's top ("") and a name as "/name".
+// Every path is inside the mount, so a leading slash only means its top.
+func rel(p string) string {
+	p = strings.TrimLeft(p, "/")
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
 // Write-like open flags: any of them needs a writable mount.
 const writeFlags = experimentalsys.O_WRONLY | experimentalsys.O_RDWR | experimentalsys.O_CREAT |
 	experimentalsys.O_TRUNC | experimentalsys.O_APPEND
 
 // OpenFile implements experimentalsys.FS.
 func (m *mountFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	p = rel(p)
 	if m.readOnly && flag&writeFlags != 0 {
 		if flag&experimentalsys.O_DIRECTORY != 0 {
 			return nil, experimentalsys.EISDIR
@@ -173,6 +185,7 @@ func osOpenFlag(flag experimentalsys.Oflag) int {
 
 // Lstat implements experimentalsys.FS.
 func (m *mountFS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	p = rel(p)
 	fi, err := m.root.Lstat(p)
 	if err != nil {
 		return sys.Stat_t{}, pathErrno(err)
@@ -182,6 +195,7 @@ func (m *mountFS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
 
 // Stat implements experimentalsys.FS.
 func (m *mountFS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	p = rel(p)
 	fi, err := m.root.Stat(p)
 	if err != nil {
 		return sys.Stat_t{}, pathErrno(err)
@@ -191,6 +205,7 @@ func (m *mountFS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
 
 // Mkdir implements experimentalsys.FS.
 func (m *mountFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	p = rel(p)
 	if m.readOnly {
 		return experimentalsys.EROFS
 	}
@@ -199,6 +214,7 @@ func (m *mountFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 
 // Chmod implements experimentalsys.FS. Only the rwx bits are applied.
 func (m *mountFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+	p = rel(p)
 	if m.readOnly {
 		return experimentalsys.EROFS
 	}
@@ -207,6 +223,7 @@ func (m *mountFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 
 // Rename implements experimentalsys.FS.
 func (m *mountFS) Rename(from, to string) experimentalsys.Errno {
+	from, to = rel(from), rel(to)
 	if m.readOnly {
 		return experimentalsys.EROFS
 	}
@@ -217,6 +234,7 @@ func (m *mountFS) Rename(from, to string) experimentalsys.Errno {
 // directories, so the type is checked first; should the guest swap the
 // entry in between, what is removed is still its own, inside the mount.
 func (m *mountFS) Rmdir(p string) experimentalsys.Errno {
+	p = rel(p)
 	if m.readOnly {
 		return experimentalsys.EROFS
 	}
@@ -232,6 +250,7 @@ func (m *mountFS) Rmdir(p string) experimentalsys.Errno {
 
 // Unlink implements experimentalsys.FS; see Rmdir.
 func (m *mountFS) Unlink(p string) experimentalsys.Errno {
+	p = rel(p)
 	if m.readOnly {
 		return experimentalsys.EROFS
 	}
@@ -245,10 +264,16 @@ func (m *mountFS) Unlink(p string) experimentalsys.Errno {
 	return pathErrno(m.root.Remove(p))
 }
 
-// Link implements experimentalsys.FS.
+// Link implements experimentalsys.FS. A symlink is linked as itself, and
+// only if its target points down (see Symlink): a hard link of a symlink the
+// host left pointing out would be a new such symlink.
 func (m *mountFS) Link(oldPath, newPath string) experimentalsys.Errno {
 	if m.readOnly {
 		return experimentalsys.EROFS
+	}
+	oldPath, newPath = rel(oldPath), rel(newPath)
+	if target, err := m.root.Readlink(oldPath); err == nil && !downwardTarget(target) {
+		return experimentalsys.EPERM
 	}
 	return pathErrno(m.root.Link(oldPath, newPath))
 }
@@ -256,6 +281,7 @@ func (m *mountFS) Link(oldPath, newPath string) experimentalsys.Errno {
 // Symlink implements experimentalsys.FS. target must be relative without
 // ".." (see the Notes on mountFS).
 func (m *mountFS) Symlink(target, link string) experimentalsys.Errno {
+	link = rel(link)
 	if m.readOnly {
 		return experimentalsys.EROFS
 	}
@@ -282,6 +308,7 @@ func downwardTarget(target string) bool {
 
 // Readlink implements experimentalsys.FS.
 func (m *mountFS) Readlink(p string) (string, experimentalsys.Errno) {
+	p = rel(p)
 	target, err := m.root.Readlink(p)
 	if err != nil {
 		return "", pathErrno(err)
@@ -292,6 +319,7 @@ func (m *mountFS) Readlink(p string) (string, experimentalsys.Errno) {
 // Utimens implements experimentalsys.FS, following a final symlink inside
 // the mount.
 func (m *mountFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
+	p = rel(p)
 	if m.readOnly {
 		return experimentalsys.EROFS
 	}
