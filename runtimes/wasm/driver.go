@@ -41,6 +41,12 @@ type Options struct {
 	// compiler works. On GOARCH other than amd64 and arm64 (armv7 among
 	// them) the interpreter is always used, as wazero has no compiler there.
 	Interpreter bool
+	// DefaultMemoryLimitBytes caps the linear memory of a task whose
+	// TaskConfig.MemoryLimitBytes is 0, as if it had asked for it: without
+	// it, one module that allocates without end takes the node's memory,
+	// and the agent (in whose process modules run) with it. 0 means no
+	// cap. The agent sets it from agent.wasmDefaultMemoryLimit (128Mi).
+	DefaultMemoryLimitBytes int64
 }
 
 // Driver runs WASI preview1 command modules on wazero. It implements
@@ -64,6 +70,8 @@ type Options struct {
 //     limit covers the guest's linear memory, not the host's compiled code;
 //     a limit of 4 GiB or more is no limit, as a 32-bit memory cannot grow
 //     past 4 GiB anyway.
+//   - A task without a memory limit gets Options.DefaultMemoryLimitBytes;
+//     when it is reached, the exit's Message says it was the default.
 //   - OOM rule: a task that asked for more memory than its limit allows and
 //     then did not exit 0 is reported with OOMKilled true and Reason
 //     runtimes.ReasonOOMKilled, keeping its own exit code (a Go program
@@ -113,6 +121,9 @@ type Driver struct {
 	cache   wazero.CompilationCache // nil without CacheDir
 	engine  string
 
+	// defaultMemory is Options.DefaultMemoryLimitBytes.
+	defaultMemory int64
+
 	// ctx is the parent of every task's and compilation's context; Close
 	// cancels it.
 	ctx    context.Context
@@ -134,6 +145,9 @@ var _ runtimes.Driver = (*Driver)(nil)
 
 // New returns a Driver with its wazero runtime and WASI preview1 ready.
 func New(opts Options) (*Driver, error) {
+	if opts.DefaultMemoryLimitBytes < 0 {
+		return nil, fmt.Errorf("wasm driver: default memory limit: %d is negative", opts.DefaultMemoryLimitBytes)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -172,6 +186,8 @@ func New(opts Options) (*Driver, error) {
 		starting: map[string]struct{}{},
 		modules:  map[string]*compiledModule{},
 		digests:  map[fileKey]string{},
+
+		defaultMemory: opts.DefaultMemoryLimitBytes,
 	}
 	d.wg.Add(1)
 	go d.watchCPU()
@@ -296,11 +312,9 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 
 	t := newTask(d.ctx, cfg, m)
 	t.cpu = newCPUBudget(cfg.CPUMillis)
-	if cfg.MemoryLimitBytes > 0 && uint64(cfg.MemoryLimitBytes) < 1<<32 {
-		t.memory = newMemoryLimit(cfg.MemoryLimitBytes)
-		if m.minMemory > t.memory.limit {
-			return d.startOverLimit(t, m.minMemory)
-		}
+	t.memory = d.memoryLimitFor(cfg)
+	if t.memory != nil && m.minMemory > t.memory.limit {
+		return d.startOverLimit(t, m.minMemory)
 	}
 
 	mcfg, err := moduleConfig(cfg, t)
@@ -350,11 +364,27 @@ func (d *Driver) startOverLimit(t *task, need uint64) (*runtimes.TaskHandle, err
 		ExitCode:  exitCodeKilled,
 		OOMKilled: true,
 		Reason:    runtimes.ReasonOOMKilled,
-		Message: fmt.Sprintf("module needs %d bytes of memory to start, above the limit of %d bytes",
-			need, t.memory.limit),
+		Message: fmt.Sprintf("module needs %d bytes of memory to start, above the limit of %d bytes%s",
+			need, t.memory.limit, t.memory.note()),
 		FinishedAt: time.Now(),
 	})
 	return d.register(t, nil)
+}
+
+// memoryLimitFor returns the cap of cfg's linear memory: its own limit, or
+// the driver's default without one; nil for none (4 GiB or more is none, as
+// a 32-bit memory cannot grow past 4 GiB).
+func (d *Driver) memoryLimitFor(cfg *runtimes.TaskConfig) *memoryLimit {
+	limit, byDefault := cfg.MemoryLimitBytes, false
+	if limit == 0 {
+		limit, byDefault = d.defaultMemory, true
+	}
+	if limit <= 0 || uint64(limit) >= 1<<32 {
+		return nil
+	}
+	l := newMemoryLimit(limit)
+	l.byDefault = byDefault
+	return l
 }
 
 // register makes t visible and starts run, if any, in a goroutine the

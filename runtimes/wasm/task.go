@@ -102,8 +102,8 @@ func (t *task) exitResult(err error) *runtimes.ExitResult {
 	case t.memory != nil && t.memory.refused.Load():
 		res.OOMKilled = true
 		res.Reason = runtimes.ReasonOOMKilled
-		res.Message = fmt.Sprintf("memory limit of %d bytes reached: the module asked for %d bytes",
-			t.memory.limit, t.memory.peak.Load())
+		res.Message = fmt.Sprintf("memory limit of %d bytes reached: the module asked for %d bytes%s",
+			t.memory.limit, t.memory.peak.Load(), t.memory.note())
 	default:
 		res.Reason = runtimes.ReasonError
 	}
