@@ -98,6 +98,16 @@ type Options struct {
 //     directories, read-only when asked. stdout and stderr are appended to
 //     one file, TaskConfig.LogPath, in the order written; with no LogPath
 //     they are discarded. Stdin is empty.
+//   - A guest cannot leave its mounts. Each is served through an os.Root
+//     opened on the host directory (not wazero's WithDirMount, whose
+//     kernel-side path joins follow symlinks anywhere), so every path
+//     operation resolves beneath the mount: ".." above it and symlinks that
+//     are absolute or climb out, made by the guest or already there, fail
+//     with EPERM. Symlinks a guest makes must be relative without ".." (so
+//     they point inside wherever they are moved, also for host programs);
+//     hard links never follow a symlink; a guest's permission bits are
+//     kept to rwx (no setuid files); read-only mounts refuse every change
+//     with EROFS. See mountfs.go for the reasons.
 //   - CPU limits (TaskConfig.CPUMillis below 1000) are a CPU-time budget,
 //     not throttling: wazero cannot pause a running module, only close it.
 //     A task with a limit runs on its own OS thread
