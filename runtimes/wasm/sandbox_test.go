@@ -2,8 +2,10 @@ package wasm_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -186,5 +188,87 @@ func TestReadOnlyMountRefusesEveryChange(t *testing.T) {
 	after, err := os.Stat(given)
 	if b, _ := os.ReadFile(given); err != nil || string(b) != "given" || !after.ModTime().Equal(before.ModTime()) {
 		t.Errorf("given.txt changed: %q, mtime %v → %v", b, before.ModTime(), after.ModTime())
+	}
+}
+
+// An exec (a probe) is a new instance with its own view of the task's
+// mounts: it is confined the same way.
+func TestExecIsConfinedToTheTasksMounts(t *testing.T) {
+	d := newDriver(t, wasm.Options{})
+	base := t.TempDir()
+	secretText := "skiff-secret-" + rand.Text()
+	writeFile(t, filepath.Join(base, "secret.txt"), secretText)
+	mount := filepath.Join(base, "mount")
+	if err := os.Mkdir(mount, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(mount, "ready"), "yes")
+	symlink(t, "../secret.txt", filepath.Join(mount, "out"))
+	cfg := taskFor(t, "app", fixtures.BuildWasm(t, "probe"), "forever")
+	cfg.Mounts = []runtimes.Mount{{HostPath: mount, GuestPath: "/data"}}
+	mustStart(t, d, cfg)
+
+	code, out, err := d.Exec(t.Context(), "app", []string{"probe", "cat", "/data/out"})
+	if err != nil || code == 0 || strings.Contains(string(out), secretText) {
+		t.Errorf("exec cat /data/out = %d, %q, %v; want a failure without the secret", code, out, err)
+	}
+	if code, out, err := d.Exec(t.Context(), "app", []string{"probe", "cat", "/data/ready"}); err != nil || code != 0 || string(out) != "yes" {
+		t.Errorf("exec cat /data/ready = %d, %q, %v; want 0, yes", code, out, err)
+	}
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
+}
+
+// Each instance opens a descriptor per mount; all are closed when it ends,
+// whether it ran, failed to start or was an exec.
+func TestMountDescriptorsAreClosedWhenInstancesEnd(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts descriptors in /proc/self/fd")
+	}
+	d := newDriver(t, wasm.Options{})
+	probe := fixtures.BuildWasm(t, "probe")
+	mounts := []runtimes.Mount{{HostPath: t.TempDir(), GuestPath: "/a"}, {HostPath: t.TempDir(), GuestPath: "/b", ReadOnly: true}}
+	run := func(id string, args ...string) {
+		t.Helper()
+		cfg := taskFor(t, id, probe, args...)
+		cfg.Mounts = mounts
+		mustStart(t, d, cfg)
+		runtimetest.WaitExit(t, d, id)
+		if err := d.Destroy(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("warm", "hello") // compiles, and opens what the runtime keeps open
+	before := openFDs(t)
+	for i := range 10 {
+		run(fmt.Sprintf("run-%d", i), "write", "/a/f", "x")
+	}
+	bad := taskFor(t, "bad-log", probe, "hello")
+	bad.Mounts = mounts
+	bad.LogPath = "/dev/null/cannot/be/a/dir/x.log" // moduleConfig fails after opening the mounts
+	if _, err := d.Start(t.Context(), bad); err == nil {
+		t.Fatal("Start with an impossible LogPath succeeded")
+	}
+	live := taskFor(t, "live", probe, "forever")
+	live.Mounts = mounts
+	mustStart(t, d, live)
+	for range 5 {
+		if _, _, err := d.Exec(t.Context(), "live", []string{"probe", "hello"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Destroy(t.Context(), "live"); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFDs(t); after > before {
+		t.Fatalf("%d descriptors open after the instances ended, %d before: mounts leak", after, before)
 	}
 }
