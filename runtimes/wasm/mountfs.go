@@ -45,9 +45,13 @@ import (
 //     downward target stays inside whatever directory the link is moved
 //     to. The cost: "ln -s ../lib lib2" does not work in a Wasm pod.
 //   - Hard links go through os.Root too: both names resolve inside the
-//     mount, and a symlink is linked as itself, never its target.
+//     mount, and a symlink is linked as itself, never its target, and only
+//     if it points down (a link of one the host left pointing out would be
+//     a new such symlink).
 //   - A read-only mount refuses every write, creation and change with EROFS
 //     before anything reaches the host, and its files are opened read-only.
+//     (wazero's own read-only mount checks only the access mode, so an
+//     O_RDONLY open with O_TRUNC or O_CREAT got through.)
 //   - Permissions the guest sets (open with create, mkdir, chmod) keep only
 //     the rwx bits: a guest runs as the agent's user, so it must not make a
 //     setuid file on a hostPath.
