@@ -96,6 +96,14 @@ type AgentConfig struct {
 	ResyncInterval time.Duration `json:"resyncInterval"`
 	// Wasm turns on the Wasm runtime (wazero). Default true.
 	Wasm *bool `json:"wasm"`
+	// WasmDefaultMemoryLimit caps the linear memory of each Wasm container
+	// that sets no resources.limits.memory, as if it had set this: Wasm
+	// modules run inside the agent's process, so one that allocates
+	// without end would take the agent down with the node. A Kubernetes
+	// quantity ("128Mi", "1Gi"); "0" sets no cap; 4Gi or more caps
+	// nothing, as Wasm's 32-bit memory cannot grow past 4 GiB. Default
+	// 128Mi.
+	WasmDefaultMemoryLimit api.Quantity `json:"wasmDefaultMemoryLimit"`
 	// Containerd turns on the container runtime (containerd). Default:
 	// on when ContainerdSocket exists as the agent starts. When it is set
 	// to true and containerd does not answer, the agent does not start.
@@ -122,6 +130,12 @@ const (
 	DefaultContainerdNamespace = "skiff"
 )
 
+// DefaultWasmMemoryLimit is AgentConfig.WasmDefaultMemoryLimit's default.
+const DefaultWasmMemoryLimit api.Quantity = "128Mi"
+
+// wasmPageBytes is the size of a Wasm memory page, the smallest cap.
+const wasmPageBytes = 64 << 10
+
 // NodeLifecycleConfig configures how the control plane judges node health.
 type NodeLifecycleConfig struct {
 	// GracePeriod without a lease renewal before a node is NotReady.
@@ -143,6 +157,8 @@ func Default() Config {
 			LeaseInterval:  10 * time.Second,
 			ResyncInterval: 60 * time.Second,
 			Wasm:           &wasm,
+
+			WasmDefaultMemoryLimit: DefaultWasmMemoryLimit,
 
 			ContainerdSocket:    DefaultContainerdSocket,
 			ContainerdNamespace: DefaultContainerdNamespace,
@@ -310,6 +326,25 @@ func validContainerdNamespace(ns string) bool {
 	return true
 }
 
+// validWasmMemoryLimit accepts 0 (no cap) or a quantity of at least one
+// Wasm page.
+func validWasmMemoryLimit(q api.Quantity) error {
+	if strings.TrimSpace(string(q)) == "" {
+		return fmt.Errorf("empty: want a quantity like 128Mi, or 0 for no default cap")
+	}
+	if _, err := q.Parse(); err != nil {
+		return fmt.Errorf("%q is not a memory quantity (like 128Mi or 1Gi; 0 for no default cap)", string(q))
+	}
+	if v := q.Value(); v != 0 && v < wasmPageBytes {
+		return fmt.Errorf("%q is less than one Wasm page (64Ki); use at least 64Ki, or 0 for no default cap", string(q))
+	}
+	return nil
+}
+
+// WasmDefaultMemoryLimitBytes is WasmDefaultMemoryLimit in bytes, 0 for no
+// cap. Validate has checked it.
+func (a AgentConfig) WasmDefaultMemoryLimitBytes() int64 { return a.WasmDefaultMemoryLimit.Value() }
+
 // Path joins parts under DataDir.
 func (c *Config) Path(parts ...string) string {
 	return filepath.Join(append([]string{c.DataDir}, parts...)...)
@@ -357,6 +392,9 @@ func (c *Config) Validate() error {
 	}
 	if s := c.Agent.ContainerdSocket; s != "" && !filepath.IsAbs(strings.TrimPrefix(s, "unix://")) {
 		errs = append(errs, fmt.Errorf("agent.containerdSocket: %q is not an absolute path", s))
+	}
+	if err := validWasmMemoryLimit(c.Agent.WasmDefaultMemoryLimit); err != nil {
+		errs = append(errs, fmt.Errorf("agent.wasmDefaultMemoryLimit: %w", err))
 	}
 	if c.Agent.RestartBackoff < 0 {
 		errs = append(errs, errors.New("agent.restartBackoff: must not be negative"))

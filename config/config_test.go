@@ -42,6 +42,10 @@ func TestValidateNamesEachBadField(t *testing.T) {
 		{func(c *config.Config) { c.LogLevel = "verbose" }, "logLevel"},
 		{func(c *config.Config) { c.LogFormat = "xml" }, "logFormat"},
 		{func(c *config.Config) { c.SecretsEncryptionKeyring = "keys.json" }, "secretsEncryptionKeyring"},
+		{func(c *config.Config) { c.Agent.WasmDefaultMemoryLimit = "lots" }, "agent.wasmDefaultMemoryLimit"},
+		{func(c *config.Config) { c.Agent.WasmDefaultMemoryLimit = "-1Mi" }, "agent.wasmDefaultMemoryLimit"},
+		{func(c *config.Config) { c.Agent.WasmDefaultMemoryLimit = "1Ki" }, "agent.wasmDefaultMemoryLimit"},
+		{func(c *config.Config) { c.Agent.WasmDefaultMemoryLimit = "" }, "agent.wasmDefaultMemoryLimit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -58,6 +62,33 @@ func TestValidateNamesEachBadField(t *testing.T) {
 				t.Errorf("Validate() = %q, want exactly one problem", err)
 			}
 		})
+	}
+}
+
+func TestWasmDefaultMemoryLimitIs128MiAndReadsAsAQuantity(t *testing.T) {
+	cfg := config.Default()
+	if got := cfg.Agent.WasmDefaultMemoryLimitBytes(); got != 128<<20 {
+		t.Errorf("default Wasm memory cap %d bytes, want 128Mi", got)
+	}
+	for _, tt := range []struct {
+		give string
+		want int64
+	}{
+		{"wasmDefaultMemoryLimit: 256Mi", 256 << 20},
+		{"wasmDefaultMemoryLimit: 1G", 1_000_000_000},
+		{"wasmDefaultMemoryLimit: 0", 0},
+		{"wasmDefaultMemoryLimit: 65536", 64 << 10},
+	} {
+		cfg := config.Default()
+		if err := cfg.LoadFile(writeFile(t, "agent:\n  "+tt.give+"\n")); err != nil {
+			t.Fatalf("LoadFile(%q): %v", tt.give, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: Validate() = %v", tt.give, err)
+		}
+		if got := cfg.Agent.WasmDefaultMemoryLimitBytes(); got != tt.want {
+			t.Errorf("%s: %d bytes, want %d", tt.give, got, tt.want)
+		}
 	}
 }
 

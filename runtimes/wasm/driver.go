@@ -41,6 +41,12 @@ type Options struct {
 	// compiler works. On GOARCH other than amd64 and arm64 (armv7 among
 	// them) the interpreter is always used, as wazero has no compiler there.
 	Interpreter bool
+	// DefaultMemoryLimitBytes caps the linear memory of a task whose
+	// TaskConfig.MemoryLimitBytes is 0, as if it had asked for it: without
+	// it, one module that allocates without end takes the node's memory,
+	// and the agent (in whose process modules run) with it. 0 means no
+	// cap. The agent sets it from agent.wasmDefaultMemoryLimit (128Mi).
+	DefaultMemoryLimitBytes int64
 }
 
 // Driver runs WASI preview1 command modules on wazero. It implements
@@ -64,6 +70,8 @@ type Options struct {
 //     limit covers the guest's linear memory, not the host's compiled code;
 //     a limit of 4 GiB or more is no limit, as a 32-bit memory cannot grow
 //     past 4 GiB anyway.
+//   - A task without a memory limit gets Options.DefaultMemoryLimitBytes;
+//     when it is reached, the exit's Message says it was the default.
 //   - OOM rule: a task that asked for more memory than its limit allows and
 //     then did not exit 0 is reported with OOMKilled true and Reason
 //     runtimes.ReasonOOMKilled, keeping its own exit code (a Go program
@@ -90,6 +98,16 @@ type Options struct {
 //     directories, read-only when asked. stdout and stderr are appended to
 //     one file, TaskConfig.LogPath, in the order written; with no LogPath
 //     they are discarded. Stdin is empty.
+//   - A guest cannot leave its mounts. Each is served through an os.Root
+//     opened on the host directory (not wazero's WithDirMount, whose
+//     kernel-side path joins follow symlinks anywhere), so every path
+//     operation resolves beneath the mount: ".." above it and symlinks that
+//     are absolute or climb out, made by the guest or already there, fail
+//     with EPERM. Symlinks a guest makes must be relative without ".." (so
+//     they point inside wherever they are moved, also for host programs);
+//     hard links never follow a symlink; a guest's permission bits are
+//     kept to rwx (no setuid files); read-only mounts refuse every change
+//     with EROFS. See mountfs.go for the reasons.
 //   - CPU limits (TaskConfig.CPUMillis below 1000) are a CPU-time budget,
 //     not throttling: wazero cannot pause a running module, only close it.
 //     A task with a limit runs on its own OS thread
@@ -113,6 +131,9 @@ type Driver struct {
 	cache   wazero.CompilationCache // nil without CacheDir
 	engine  string
 
+	// defaultMemory is Options.DefaultMemoryLimitBytes.
+	defaultMemory int64
+
 	// ctx is the parent of every task's and compilation's context; Close
 	// cancels it.
 	ctx    context.Context
@@ -134,6 +155,9 @@ var _ runtimes.Driver = (*Driver)(nil)
 
 // New returns a Driver with its wazero runtime and WASI preview1 ready.
 func New(opts Options) (*Driver, error) {
+	if opts.DefaultMemoryLimitBytes < 0 {
+		return nil, fmt.Errorf("wasm driver: default memory limit: %d is negative", opts.DefaultMemoryLimitBytes)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -172,6 +196,8 @@ func New(opts Options) (*Driver, error) {
 		starting: map[string]struct{}{},
 		modules:  map[string]*compiledModule{},
 		digests:  map[fileKey]string{},
+
+		defaultMemory: opts.DefaultMemoryLimitBytes,
 	}
 	d.wg.Add(1)
 	go d.watchCPU()
@@ -296,20 +322,17 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 
 	t := newTask(d.ctx, cfg, m)
 	t.cpu = newCPUBudget(cfg.CPUMillis)
-	if cfg.MemoryLimitBytes > 0 && uint64(cfg.MemoryLimitBytes) < 1<<32 {
-		t.memory = newMemoryLimit(cfg.MemoryLimitBytes)
-		if m.minMemory > t.memory.limit {
-			return d.startOverLimit(t, m.minMemory)
-		}
+	t.memory = d.memoryLimitFor(cfg)
+	if t.memory != nil && m.minMemory > t.memory.limit {
+		return d.startOverLimit(t, m.minMemory)
 	}
 
-	mcfg, logFile, err := moduleConfig(cfg, t)
+	mcfg, err := moduleConfig(cfg, t)
 	if err != nil {
 		d.releaseModule(m)
 		t.cancel()
 		return nil, err
 	}
-	t.logFile = logFile
 
 	ictx := t.ctx
 	if t.memory != nil {
@@ -319,13 +342,13 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 	if err != nil {
 		d.releaseModule(m)
 		t.cancel()
-		t.closeLog()
+		t.closeFiles()
 		return nil, fmt.Errorf("%w: instantiate module %s: %w", runtimes.ErrInvalidImage, cfg.Image, err)
 	}
 	if t.memory != nil && t.memory.initial.Load() > t.memory.limit {
 		// An unexported memory, found too big only now.
 		_ = mod.Close(context.Background())
-		t.closeLog()
+		t.closeFiles()
 		return d.startOverLimit(t, t.memory.initial.Load())
 	}
 	t.mod = mod
@@ -334,7 +357,7 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 		_ = mod.Close(context.Background())
 		d.releaseModule(m)
 		t.cancel()
-		t.closeLog()
+		t.closeFiles()
 		return nil, err
 	}
 	d.log.Debug("started wasm task", "task", cfg.ID, "module", cfg.Image,
@@ -351,11 +374,27 @@ func (d *Driver) startOverLimit(t *task, need uint64) (*runtimes.TaskHandle, err
 		ExitCode:  exitCodeKilled,
 		OOMKilled: true,
 		Reason:    runtimes.ReasonOOMKilled,
-		Message: fmt.Sprintf("module needs %d bytes of memory to start, above the limit of %d bytes",
-			need, t.memory.limit),
+		Message: fmt.Sprintf("module needs %d bytes of memory to start, above the limit of %d bytes%s",
+			need, t.memory.limit, t.memory.note()),
 		FinishedAt: time.Now(),
 	})
 	return d.register(t, nil)
+}
+
+// memoryLimitFor returns the cap of cfg's linear memory: its own limit, or
+// the driver's default without one; nil for none (4 GiB or more is none, as
+// a 32-bit memory cannot grow past 4 GiB).
+func (d *Driver) memoryLimitFor(cfg *runtimes.TaskConfig) *memoryLimit {
+	limit, byDefault := cfg.MemoryLimitBytes, false
+	if limit == 0 {
+		limit, byDefault = d.defaultMemory, true
+	}
+	if limit <= 0 || uint64(limit) >= 1<<32 {
+		return nil
+	}
+	l := newMemoryLimit(limit)
+	l.byDefault = byDefault
+	return l
 }
 
 // register makes t visible and starts run, if any, in a goroutine the
@@ -411,7 +450,7 @@ func (d *Driver) run(t *task) {
 	res := t.exitResult(err)
 	_ = t.mod.Close(context.Background())
 	t.cancel()
-	t.closeLog()
+	t.closeFiles()
 	d.releaseModule(t.module)
 	t.finish(res)
 	d.log.Debug("wasm task exited", "task", t.cfg.ID, "exitCode", res.ExitCode,
@@ -546,9 +585,10 @@ func checkConfig(cfg *runtimes.TaskConfig) error {
 	return nil
 }
 
-// moduleConfig turns cfg into wazero's module configuration and opens the
-// log file.
-func moduleConfig(cfg *runtimes.TaskConfig, t *task) (wazero.ModuleConfig, *os.File, error) {
+// moduleConfig turns cfg into wazero's module configuration, opens the
+// mounts and the log file and hands them to t, which closes them
+// (closeFiles) once the instance is closed. On error nothing stays open.
+func moduleConfig(cfg *runtimes.TaskConfig, t *task) (wazero.ModuleConfig, error) {
 	argv := cfg.Command
 	if len(argv) == 0 {
 		name := cfg.ContainerName
@@ -579,29 +619,29 @@ func moduleConfig(cfg *runtimes.TaskConfig, t *task) (wazero.ModuleConfig, *os.F
 	}
 
 	if len(cfg.Mounts) > 0 {
-		fsc := wazero.NewFSConfig()
-		for _, mt := range cfg.Mounts {
-			if mt.ReadOnly {
-				fsc = fsc.WithReadOnlyDirMount(mt.HostPath, path.Clean(mt.GuestPath))
-			} else {
-				fsc = fsc.WithDirMount(mt.HostPath, path.Clean(mt.GuestPath))
-			}
+		fsc, roots, err := openMounts(cfg.Mounts)
+		if err != nil {
+			return nil, err
 		}
+		t.roots = roots
 		mc = mc.WithFSConfig(fsc)
 	}
 
 	if cfg.LogPath == "" {
-		return mc, nil, nil
+		return mc, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.LogPath), 0o755); err != nil {
-		return nil, nil, fmt.Errorf("logPath: %w", err)
+		t.closeFiles()
+		return nil, fmt.Errorf("logPath: %w", err)
 	}
 	f, err := os.OpenFile(cfg.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
-		return nil, nil, fmt.Errorf("logPath: %w", err)
+		t.closeFiles()
+		return nil, fmt.Errorf("logPath: %w", err)
 	}
+	t.logFile = f
 	w := &logWriter{f: f}
-	return mc.WithStdout(w).WithStderr(w), f, nil
+	return mc.WithStdout(w).WithStderr(w), nil
 }
 
 // cloneConfig copies cfg deeply enough that the caller may reuse its slices.

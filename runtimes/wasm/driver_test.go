@@ -230,6 +230,55 @@ func TestAllocationBeyondTheLimitIsOOMKilled(t *testing.T) {
 	}
 }
 
+func TestTaskWithoutALimitIsOOMKilledPastTheDefault(t *testing.T) {
+	d := newDriver(t, wasm.Options{DefaultMemoryLimitBytes: 32 << 20})
+	cfg := taskFor(t, "default-oom", fixtures.BuildWasm(t, "probe"), "alloc", "64")
+	mustStart(t, d, cfg)
+	res := runtimetest.WaitExit(t, d, cfg.ID)
+	if !res.OOMKilled || res.Reason != runtimes.ReasonOOMKilled {
+		t.Fatalf("exit %+v, want OOMKilled at the default limit", res)
+	}
+	if !strings.Contains(res.Message, "33554432") || !strings.Contains(res.Message, "default") {
+		t.Errorf("message %q does not give the default limit (33554432) as the default", res.Message)
+	}
+
+	// Under the default a task runs.
+	small := taskFor(t, "default-ok", fixtures.BuildWasm(t, "probe"), "alloc", "4")
+	mustStart(t, d, small)
+	if res := runtimetest.WaitExit(t, d, small.ID); !res.Successful() {
+		t.Fatalf("exit %+v of a task well under the default", res)
+	}
+}
+
+func TestExplicitMemoryLimitWinsOverTheDefault(t *testing.T) {
+	d := newDriver(t, wasm.Options{DefaultMemoryLimitBytes: 32 << 20})
+	probe := fixtures.BuildWasm(t, "probe")
+
+	higher := taskFor(t, "higher", probe, "alloc", "64")
+	higher.MemoryLimitBytes = 256 << 20
+	mustStart(t, d, higher)
+	if res := runtimetest.WaitExit(t, d, higher.ID); !res.Successful() {
+		t.Fatalf("exit %+v with a limit above the default, want success", res)
+	}
+	if log := runtimetest.ReadLog(t, higher); !strings.Contains(log, "allocated") {
+		t.Errorf("log %q lacks allocated", log)
+	}
+
+	lower := taskFor(t, "lower", probe, "alloc", "24")
+	lower.MemoryLimitBytes = 16 << 20
+	mustStart(t, d, lower)
+	res := runtimetest.WaitExit(t, d, lower.ID)
+	if !res.OOMKilled || !strings.Contains(res.Message, "16777216") || strings.Contains(res.Message, "default") {
+		t.Fatalf("exit %+v, want OOMKilled at its own 16777216 bytes, not the default", res)
+	}
+}
+
+func TestNewRefusesANegativeDefaultMemoryLimit(t *testing.T) {
+	if _, err := wasm.New(wasm.Options{DefaultMemoryLimitBytes: -1}); err == nil || !strings.Contains(err.Error(), "default memory limit") {
+		t.Fatalf("New with a negative default: %v, want an error naming the default memory limit", err)
+	}
+}
+
 func TestFailureWithoutHittingTheLimitIsNotOOM(t *testing.T) {
 	d := newDriver(t, wasm.Options{})
 	cfg := taskFor(t, "exit-under-limit", fixtures.BuildWasm(t, "probe"), "exit", "5")

@@ -77,16 +77,16 @@ func (d *Driver) Exec(ctx context.Context, id string, cmd []string) (int, []byte
 	cfg.Command, cfg.Args, cfg.LogPath = cmd, nil, ""
 	et := newTask(ectx, cfg, m)
 	defer et.cancel()
-	if cfg.MemoryLimitBytes > 0 && uint64(cfg.MemoryLimitBytes) < 1<<32 {
-		et.memory = newMemoryLimit(cfg.MemoryLimitBytes)
-		if m.minMemory > et.memory.limit {
-			return 0, nil, fmt.Errorf("exec in wasm task %s: the module needs %d bytes of memory to start, above the limit of %d bytes", id, m.minMemory, et.memory.limit)
-		}
+	et.memory = d.memoryLimitFor(cfg)
+	if et.memory != nil && m.minMemory > et.memory.limit {
+		return 0, nil, fmt.Errorf("exec in wasm task %s: the module needs %d bytes of memory to start, above the limit of %d bytes%s",
+			id, m.minMemory, et.memory.limit, et.memory.note())
 	}
-	mc, _, err := moduleConfig(cfg, et)
+	mc, err := moduleConfig(cfg, et)
 	if err != nil {
 		return 0, nil, fmt.Errorf("exec in wasm task %s: %w", id, err)
 	}
+	defer et.closeFiles() // after the instance is closed (defers run last first)
 	out := &boundedBuffer{max: runtimes.MaxExecOutput}
 	mc = mc.WithStdout(out).WithStderr(out)
 	ictx := et.ctx

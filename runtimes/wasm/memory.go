@@ -14,16 +14,26 @@ const wasmPageSize = 64 << 10
 // instance while every instance shares one runtime and its compiled code; a
 // refused growth is recorded so that the exit can be reported as OOMKilled.
 type memoryLimit struct {
-	limit   uint64 // bytes, a whole number of pages
-	refused atomic.Bool
-	peak    atomic.Uint64 // largest size the guest asked for, refused or not
-	initial atomic.Uint64 // size the module started with
+	limit     uint64 // bytes, a whole number of pages
+	byDefault bool   // the driver's default: the task asked for no limit
+	refused   atomic.Bool
+	peak      atomic.Uint64 // largest size the guest asked for, refused or not
+	initial   atomic.Uint64 // size the module started with
 }
 
 // newMemoryLimit rounds limitBytes down to whole pages: a guest may never
 // exceed what the pod asked for.
 func newMemoryLimit(limitBytes int64) *memoryLimit {
 	return &memoryLimit{limit: uint64(limitBytes) / wasmPageSize * wasmPageSize}
+}
+
+// note is added to the messages about the limit: a container author who
+// set no limit should learn where this one comes from.
+func (l *memoryLimit) note() string {
+	if !l.byDefault {
+		return ""
+	}
+	return " (the node's default for Wasm containers without resources.limits.memory; set one to change it)"
 }
 
 // Allocate implements experimental.MemoryAllocator.

@@ -38,6 +38,7 @@ type task struct {
 	memory  *memoryLimit // nil without a limit
 	cpu     *cpuBudget   // nil without a CPU limit
 	logFile *os.File     // nil without a LogPath
+	roots   []*os.Root   // the mounts, see mountFS
 
 	stopRequested atomic.Bool
 	exit          *runtimes.Exit
@@ -101,8 +102,8 @@ func (t *task) exitResult(err error) *runtimes.ExitResult {
 	case t.memory != nil && t.memory.refused.Load():
 		res.OOMKilled = true
 		res.Reason = runtimes.ReasonOOMKilled
-		res.Message = fmt.Sprintf("memory limit of %d bytes reached: the module asked for %d bytes",
-			t.memory.limit, t.memory.peak.Load())
+		res.Message = fmt.Sprintf("memory limit of %d bytes reached: the module asked for %d bytes%s",
+			t.memory.limit, t.memory.peak.Load(), t.memory.note())
 	default:
 		res.Reason = runtimes.ReasonError
 	}
@@ -141,10 +142,15 @@ func (t *task) status() *runtimes.TaskStatus {
 	return st
 }
 
-func (t *task) closeLog() {
+// closeFiles closes what moduleConfig opened for the instance, once it is
+// closed.
+func (t *task) closeFiles() {
 	if t.logFile != nil {
 		_ = t.logFile.Close()
+		t.logFile = nil
 	}
+	closeRoots(t.roots)
+	t.roots = nil
 }
 
 // logWriter serializes the guest's stdout and stderr writes into one file

@@ -379,7 +379,11 @@ func drivers(cfg config.Config, set agentSettings) fx.Option {
 	var opts []fx.Option
 	if cfg.Agent.WasmEnabled() {
 		opts = append(opts, fx.Provide(fx.Annotate(func(lc fx.Lifecycle, log *slog.Logger) (runtimes.Driver, error) {
-			d, err := wasm.New(wasm.Options{CacheDir: cfg.Path("agent", "wasm-cache"), Logger: log.With("runtime", "wasm")})
+			d, err := wasm.New(wasm.Options{
+				CacheDir:                cfg.Path("agent", "wasm-cache"),
+				Logger:                  log.With("runtime", "wasm"),
+				DefaultMemoryLimitBytes: cfg.Agent.WasmDefaultMemoryLimitBytes(),
+			})
 			if err != nil {
 				return nil, err
 			}
