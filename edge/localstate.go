@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 	"github.com/skiff-sh/skiff/runtimes"
 )
 
@@ -196,33 +197,7 @@ func (s *localStore) Load() (pods []localPod, errs []error) {
 // the old content or the new, never a part: temp file, fsync, rename, fsync
 // of the directory.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // syncDir makes a rename or removal in dir durable.

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 )
 
 // AdminTokenFile is the name of the file, in a server's data directory,
@@ -58,29 +58,5 @@ func (t *Tokens) EnsureAdminToken(ctx context.Context, path string) (string, err
 // writeSecretFile writes b to path with mode 0600, atomically, creating
 // the directory (0700).
 func writeSecretFile(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".admin-token-*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if err := tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteDir(path, b, 0o600, 0o700)
 }

@@ -2,7 +2,7 @@
 // plane's serving certificate (docs/security.md): made on first start in
 // the data directory, as k3s does, and loaded from there afterwards.
 //
-// Package pki imports only the standard library.
+// Package pki imports only the standard library and internal/atomicfile.
 package pki
 
 import (
@@ -25,6 +25,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 )
 
 // File names under the PKI directory.
@@ -281,33 +283,9 @@ func writeKey(path string, key crypto.Signer) error {
 	return writeFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
-// writeFile writes through a temp file, fsync and rename, so a crash
-// leaves the old file or the new one.
-func writeFile(path string, data []byte, mode os.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+// writeFile writes atomically (a crash leaves the old file or the new).
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	return atomicfile.Write(path, data, mode)
 }
 
 // checkPrivate refuses a key file others can read.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 )
 
 // DefaultServer is the API a client talks to when nothing else is set:
@@ -75,27 +77,7 @@ func WriteConfig(path string, c Config) error {
 	if err != nil {
 		return fmt.Errorf("encode client config: %w", err)
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create client config dir: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".config-*.yaml")
-	if err != nil {
-		return fmt.Errorf("write client config: %w", err)
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if err := tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("write client config: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("write client config: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write client config: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.WriteDir(path, b, 0o600, 0o700); err != nil {
 		return fmt.Errorf("write client config: %w", err)
 	}
 	return nil
