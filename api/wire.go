@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // The wire contract: every NATS subject, KV bucket, object store and stream
 // name Skiff uses is built here and nowhere else. docs/nats.md explains the
@@ -93,6 +96,22 @@ func JoinInboxPrefix(nodePublicKey string) string { return "_INBOX_join_" + node
 // EventsInboxPrefix is the inbox prefix of an events reader's connection
 // (the NATS CLI's inbox_prefix), named by its public key.
 func EventsInboxPrefix(publicKey string) string { return "_INBOX_events_" + publicKey }
+
+// AgentReplyAllowed reports whether the control plane may answer a
+// request that came on subject (skiff.agent.<node>.<verb>) at reply: only
+// in the node's own inbox (NodeInboxPrefix). A node's NATS permissions
+// say where it may publish, not where the answers to its requests go, and
+// the control plane answers with all its rights: a reply subject naming a
+// bucket key ($KV.…), the JetStream API ($JS.API.…) or another node's
+// subjects would have the control plane write there for the node. A
+// request without a reply subject (a plain publish) is allowed.
+func AgentReplyAllowed(subject, reply string) bool {
+	if reply == "" {
+		return true
+	}
+	node := NodeFromAgentSubject(subject)
+	return node != "" && strings.HasPrefix(reply, NodeInboxPrefix(node)+".")
+}
 
 // Agent verbs: the last token of the subjects a node publishes to.
 const (

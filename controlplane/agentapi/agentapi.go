@@ -131,6 +131,10 @@ func (s *Server) Stop() {
 // dispatch hands a message to its worker: one worker per node (register,
 // lease) or per pod (status), so messages about one object stay in order.
 func (s *Server) dispatch(m *nats.Msg) {
+	if !api.AgentReplyAllowed(m.Subject, m.Reply) {
+		s.log.Warn("agent message dropped: its reply subject is outside the node's inbox", "subject", m.Subject, "reply", m.Reply)
+		return
+	}
 	h := fnv.New32a()
 	h.Write([]byte(m.Subject))
 	if verbOf(m.Subject) == api.AgentStatus {

@@ -163,6 +163,10 @@ func (s *Store) Stop() {
 }
 
 func (s *Store) serveChunk(m *nats.Msg) {
+	if !api.AgentReplyAllowed(m.Subject, m.Reply) {
+		s.log.Warn("artifact request dropped: its reply subject is outside the node's inbox", "subject", m.Subject, "reply", m.Reply)
+		return
+	}
 	var req api.ArtifactChunkRequest
 	var resp api.ArtifactChunk
 	if err := json.Unmarshal(m.Data, &req); err != nil {

@@ -254,6 +254,10 @@ func (d *Dispatcher) PodsFor(node string) []api.Pod {
 
 func (d *Dispatcher) onSync(msg *nats.Msg) {
 	node := api.NodeFromAgentSubject(msg.Subject)
+	if !api.AgentReplyAllowed(msg.Subject, msg.Reply) {
+		d.log.Warn("sync request dropped: its reply subject is outside the node's inbox", "node", node, "reply", msg.Reply)
+		return
+	}
 	var resp api.SyncResponse
 	timeout := time.NewTimer(d.opts.RequestTimeout)
 	defer timeout.Stop()
