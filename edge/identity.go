@@ -205,20 +205,81 @@ func Join(ctx context.Context, url string, token api.JoinToken, node string, lab
 	}
 	req.Signature = base64.RawURLEncoding.EncodeToString(sig)
 	b, _ := json.Marshal(req)
-	msg, err := nc.RequestWithContext(ctx, api.JoinSubject, b)
+	tok, err := awaitNodeJWT(ctx, nc, b, node, nodePub, tokenPub)
 	if err != nil {
 		return nil, fmt.Errorf("join %s: %w", url, err)
-	}
-	var resp api.JoinResponse
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, fmt.Errorf("join: answer: %w", err)
-	}
-	if resp.Error != "" {
-		return nil, fmt.Errorf("join refused: %s", resp.Error)
 	}
 	if ca == nil {
 		return nil, errors.New("join: the CA was not seen in the handshake")
 	}
-	return &Identity{NodeName: node, JWT: resp.JWT, Seed: nodeSeed,
+	return &Identity{NodeName: node, JWT: tok, Seed: nodeSeed,
 		CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})}, nil
+}
+
+// awaitNodeJWT sends the JoinRequest req and waits for the node's
+// credential. Every holder of the join token shares the token's account
+// and can answer the request too: an answer whose JWT the cluster did not
+// issue (checkNodeJWT) is skipped, and the wait goes on for the control
+// plane's; a refusal ends the join (a token holder can make a join fail,
+// not take the device over).
+func awaitNodeJWT(ctx context.Context, nc *nats.Conn, req []byte, node, nodePub, tokenPub string) (string, error) {
+	inbox := nc.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.PublishRequest(api.JoinSubject, inbox, req); err != nil {
+		return "", err
+	}
+	var skipped error
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if skipped != nil {
+				return "", fmt.Errorf("no valid answer (%w): %w", skipped, err)
+			}
+			return "", err
+		}
+		if msg.Header.Get("Status") == "503" {
+			return "", nats.ErrNoResponders
+		}
+		var resp api.JoinResponse
+		if err := json.Unmarshal(msg.Data, &resp); err != nil {
+			skipped = fmt.Errorf("answer: %w", err)
+			continue
+		}
+		if resp.Error != "" {
+			return "", fmt.Errorf("refused: %s", resp.Error)
+		}
+		if err := checkNodeJWT(resp.JWT, node, nodePub, tokenPub); err != nil {
+			skipped = err
+			continue
+		}
+		return resp.JWT, nil
+	}
+}
+
+// checkNodeJWT checks that tok is a credential the cluster could have
+// issued to the node: a user JWT for its key and name, signed by a signing
+// key on behalf of another account than the join token's. Only the
+// cluster's account has signing keys, so the NATS server accepts such a
+// JWT only if the control plane signed it. A JWT signed by an account's
+// own key — the token's, which every holder of the token has — would put
+// the node in that account, where the token's other holders could send
+// it pods.
+func checkNodeJWT(tok, node, nodePub, tokenPub string) error {
+	uc, err := jwt.DecodeUserClaims(tok)
+	if err != nil {
+		return fmt.Errorf("the answer's credential is not a user JWT: %w", err)
+	}
+	switch {
+	case uc.Subject != nodePub:
+		return fmt.Errorf("the answer's credential is for key %s, not this node's", uc.Subject)
+	case uc.Name != node:
+		return fmt.Errorf("the answer's credential is for node %q, not %q", uc.Name, node)
+	case uc.IssuerAccount == "" || uc.IssuerAccount == uc.Issuer || uc.Issuer == tokenPub || uc.IssuerAccount == tokenPub:
+		return fmt.Errorf("the answer's credential was not issued by the cluster (issuer %s, account %q)", uc.Issuer, uc.IssuerAccount)
+	}
+	return nil
 }
