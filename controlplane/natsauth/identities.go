@@ -113,10 +113,18 @@ func Open(ctx context.Context, keys *Keys, js jetstream.JetStream, nc, sys *nats
 	return &Identities{keys: keys, kv: kv, nc: nc, sys: sys, opts: opts, log: log}, nil
 }
 
-// Start pushes the accounts as the bucket describes them (a restarted
-// server may hold older ones) and subscribes to the join subject.
+// Start pushes the SKIFF account as the bucket describes it (a restarted
+// server may hold an older one) and the EVENTS account, and subscribes to
+// the join subject.
 func (id *Identities) Start(ctx context.Context) error {
 	if err := id.PushAccount(ctx); err != nil {
+		return err
+	}
+	events, err := id.keys.EventsAccountJWT()
+	if err != nil {
+		return err
+	}
+	if err := id.pushClaims(ctx, events); err != nil {
 		return err
 	}
 	sub, err := id.nc.QueueSubscribe(api.JoinSubject, api.ControlPlaneQueue, id.handleJoin)

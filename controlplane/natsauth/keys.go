@@ -33,6 +33,10 @@ const (
 	OperatorName = "skiff"
 	SystemName   = "SYS"
 	AccountName  = "SKIFF"
+	// EventsAccountName is the account of events readers: it imports the
+	// events and direct gets on their stream from SKIFF and holds nothing
+	// else (see EventsAccountJWT for why it is not SKIFF).
+	EventsAccountName = "EVENTS"
 )
 
 // Roles of the SKIFF account's scoped signing keys.
@@ -44,7 +48,7 @@ const (
 // Keys are the seeds of the trust chain. The file holding them is the
 // cluster's master secret: whoever reads it can mint any identity.
 type Keys struct {
-	operator, system, account, nodeSigner, eventsSigner nkeys.KeyPair
+	operator, system, account, nodeSigner, eventsSigner, eventsAccount nkeys.KeyPair
 }
 
 type keysFile struct {
@@ -53,6 +57,9 @@ type keysFile struct {
 	Account      string `json:"account"`
 	NodeSigner   string `json:"nodeSigner"`
 	EventsSigner string `json:"eventsSigner"`
+	// EventsAccount was added after the others: a file without it gets
+	// one (LoadOrCreateKeys).
+	EventsAccount string `json:"eventsAccount,omitempty"`
 }
 
 // LoadKeys reads the keys from dir/KeysFile; (nil, nil) when there is no
@@ -82,13 +89,19 @@ func LoadOrCreateKeys(dir string) (*Keys, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("nats keys %s: %w", path, err)
 	}
+	if f.EventsAccount == "" {
+		if f.EventsAccount, err = addEventsAccount(path, f); err != nil {
+			return nil, err
+		}
+	}
 	k := &Keys{}
 	for _, s := range []struct {
 		seed string
 		dst  *nkeys.KeyPair
 		name string
 	}{{f.Operator, &k.operator, "operator"}, {f.System, &k.system, "system"}, {f.Account, &k.account, "account"},
-		{f.NodeSigner, &k.nodeSigner, "nodeSigner"}, {f.EventsSigner, &k.eventsSigner, "eventsSigner"}} {
+		{f.NodeSigner, &k.nodeSigner, "nodeSigner"}, {f.EventsSigner, &k.eventsSigner, "eventsSigner"},
+		{f.EventsAccount, &k.eventsAccount, "eventsAccount"}} {
 		kp, err := nkeys.FromSeed([]byte(s.seed))
 		if err != nil {
 			return nil, fmt.Errorf("nats keys %s: %s: %w", path, s.name, err)
@@ -104,7 +117,7 @@ func createKeys(path string) (*Keys, error) {
 	if k.operator, err = nkeys.CreateOperator(); err != nil {
 		return nil, err
 	}
-	for _, dst := range []*nkeys.KeyPair{&k.system, &k.account, &k.nodeSigner, &k.eventsSigner} {
+	for _, dst := range []*nkeys.KeyPair{&k.system, &k.account, &k.nodeSigner, &k.eventsSigner, &k.eventsAccount} {
 		if *dst, err = nkeys.CreateAccount(); err != nil {
 			return nil, err
 		}
@@ -112,7 +125,7 @@ func createKeys(path string) (*Keys, error) {
 	seed := func(kp nkeys.KeyPair) string { s, _ := kp.Seed(); return string(s) }
 	b, err := json.MarshalIndent(keysFile{
 		Operator: seed(k.operator), System: seed(k.system), Account: seed(k.account),
-		NodeSigner: seed(k.nodeSigner), EventsSigner: seed(k.eventsSigner),
+		NodeSigner: seed(k.nodeSigner), EventsSigner: seed(k.eventsSigner), EventsAccount: seed(k.eventsAccount),
 	}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -140,6 +153,42 @@ func createKeys(path string) (*Keys, error) {
 	return k, nil
 }
 
+// addEventsAccount makes the events account's key for a keys file written
+// before it existed, and writes the file anew (temp file and rename, mode
+// 0600).
+func addEventsAccount(path string, f keysFile) (string, error) {
+	kp, err := nkeys.CreateAccount()
+	if err != nil {
+		return "", err
+	}
+	s, _ := kp.Seed()
+	f.EventsAccount = string(s)
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+KeysFile+"-*")
+	if err != nil {
+		return "", fmt.Errorf("nats keys: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("nats keys: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("nats keys: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("nats keys: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("nats keys: %w", err)
+	}
+	return f.EventsAccount, nil
+}
+
 func pub(kp nkeys.KeyPair) string { p, _ := kp.PublicKey(); return p }
 
 // OperatorPublicKey, SystemAccount and Account are the public keys.
@@ -150,6 +199,9 @@ func (k *Keys) SystemAccount() string { return pub(k.system) }
 
 // Account is the SKIFF account's public key.
 func (k *Keys) Account() string { return pub(k.account) }
+
+// EventsAccount is the EVENTS account's public key.
+func (k *Keys) EventsAccount() string { return pub(k.eventsAccount) }
 
 // Operator is the operator's claims, as a server trusts them.
 func (k *Keys) Operator() (*jwt.OperatorClaims, string, error) {
@@ -177,15 +229,19 @@ type Revocation struct {
 }
 
 // AccountJWT is the SKIFF account: JetStream on, the join service
-// exported to the join accounts, the node and events scoped signing keys,
-// and the revocations.
+// exported to the join accounts, the events and direct gets on their
+// stream exported to the EVENTS account, the node scoped signing key, and
+// the revocations.
 func (k *Keys) AccountJWT(revocations []Revocation) (string, error) {
 	ac := jwt.NewAccountClaims(k.Account())
 	ac.Name = AccountName
 	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: jwt.NoLimit, DiskStorage: jwt.NoLimit, Streams: jwt.NoLimit, Consumer: jwt.NoLimit}
 	ac.Exports.Add(&jwt.Export{Name: "join", Subject: jwt.Subject(api.JoinSubject), Type: jwt.Service, ResponseType: jwt.ResponseTypeSingleton})
+	ac.Exports.Add(&jwt.Export{Name: "events", Subject: jwt.Subject(api.EventsSubjects), Type: jwt.Stream})
+	for _, subj := range eventsDirectGet() {
+		ac.Exports.Add(&jwt.Export{Name: "events-direct-get", Subject: jwt.Subject(subj), Type: jwt.Service, ResponseType: jwt.ResponseTypeSingleton})
+	}
 	ac.SigningKeys.AddScopedSigner(nodeScope(pub(k.nodeSigner)))
-	ac.SigningKeys.AddScopedSigner(eventsScope(pub(k.eventsSigner)))
 	for _, r := range revocations {
 		ac.RevokeAt(r.Key, r.At)
 	}
@@ -209,18 +265,49 @@ func nodeScope(key string) *jwt.UserScope {
 	return s
 }
 
+// eventsDirectGet are the subjects of direct gets on the events stream.
+func eventsDirectGet() []string {
+	return []string{"$JS.API.DIRECT.GET." + api.EventsStream, "$JS.API.DIRECT.GET." + api.EventsStream + ".>"}
+}
+
 // eventsScope lets a reader follow events live and read the stream's
-// messages directly. It cannot create consumers: a push consumer's deliver
-// subject could point anywhere in the account.
+// messages by direct get; nothing else.
 func eventsScope(key string) *jwt.UserScope {
 	s := jwt.NewUserScope()
 	s.Key, s.Role = key, RoleEvents
 	s.Description = "events readers (skiff nats context): read-only"
 	s.Template.Sub.Allow.Add(api.EventsSubjects, api.EventsInboxPrefix("{{subject()}}")+".>")
-	st := api.EventsStream
-	s.Template.Pub.Allow.Add("$JS.API.INFO", "$JS.API.STREAM.INFO."+st,
-		"$JS.API.DIRECT.GET."+st, "$JS.API.DIRECT.GET."+st+".>", "$JS.API.STREAM.MSG.GET."+st)
+	s.Template.Pub.Allow.Add(eventsDirectGet()...)
 	return s
+}
+
+// EventsAccountJWT is the account of events readers. It imports the
+// events (a stream) and direct gets on SKIFF_EVENTS (a service) from
+// SKIFF, has no JetStream, and holds the events scoped signing key.
+//
+// # Why not in SKIFF
+//
+// The JetStream API answers a request on the request's reply subject,
+// which the requester chooses freely, in the requester's account. In
+// SKIFF a reader's direct get with the reply subject
+// "$KV.skiff-objects.<key>" would have the answer stored over that
+// object. Through a service import the answer goes back to the
+// requester's own account, where there is nothing to overwrite.
+func (k *Keys) EventsAccountJWT() (string, error) {
+	ac := jwt.NewAccountClaims(k.EventsAccount())
+	ac.Name = EventsAccountName
+	ac.Imports.Add(&jwt.Import{Name: "events", Subject: jwt.Subject(api.EventsSubjects), Account: k.Account(), Type: jwt.Stream})
+	for _, subj := range eventsDirectGet() {
+		ac.Imports.Add(&jwt.Import{Name: "events-direct-get", Subject: jwt.Subject(subj), Account: k.Account(), Type: jwt.Service})
+	}
+	ac.Limits.AccountLimits.Exports = 0
+	ac.Limits.AccountLimits.LeafNodeConn = 0
+	ac.SigningKeys.AddScopedSigner(eventsScope(pub(k.eventsSigner)))
+	tok, err := ac.Encode(k.operator)
+	if err != nil {
+		return "", fmt.Errorf("events account jwt: %w", err)
+	}
+	return tok, nil
 }
 
 // JoinAccountJWT is the account of one join token, named by the token's
@@ -294,7 +381,7 @@ func (k *Keys) EventsJWT(name, userKey string) (string, error) {
 	if !nkeys.IsValidPublicUserKey(userKey) {
 		return "", fmt.Errorf("key %q is not an nkey user public key", userKey)
 	}
-	return signScopedUser(k.eventsSigner, k.Account(), userKey, name)
+	return signScopedUser(k.eventsSigner, k.EventsAccount(), userKey, name)
 }
 
 // signScopedUser signs a user of a scoped key: its permissions and limits
