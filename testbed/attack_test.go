@@ -1,6 +1,7 @@
 package testbed_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -398,6 +400,9 @@ func startAttackCluster(t *testing.T) *testbed.Cluster {
 	return c
 }
 
+// TestAttacksOnNATSAreRefusedAndChangeNothing attacks the cluster's NATS
+// without a credential, with a node's, with join tokens and with an events
+// reader's, one cluster for all.
 func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 	c := startAttackCluster(t)
 	ctx := t.Context()
@@ -421,25 +426,56 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 	podEvent := api.EventSubject(pods, "default", "victim")
 	secretKey := secretKeyOf()
 
-	// The operations an anonymous attacker would start with.
-	anonymous := func(t *testing.T, url string, opts ...nats.Option) {
+	// Without a credential no connection is made, so none of what an
+	// anonymous attacker would try next (kv get skiff-objects secrets.…,
+	// sub '>', req skiff.agent.<node>.sync, kv put skiff-tokens, kv del
+	// skiff-objects, a put on skiff-leader) can be sent.
+	anonymous := func(t *testing.T, url string, refused func(error) bool, opts ...nats.Option) {
 		t.Helper()
 		before := snapshotStore(t, c)
 		nc, err := dialAttacker(t, url, opts...)
 		if err == nil {
-			// Show what the connection would have allowed, then fail.
 			js, _ := jetstream.New(nc.Conn)
-			kv, kvErr := js.KeyValue(ctx, api.ObjectsBucket)
-			t.Fatalf("ATTACK SUCCEEDED: connected without a credential (kv %v, %v)", kv, kvErr)
+			_, kvErr := js.KeyValue(ctx, api.ObjectsBucket)
+			t.Fatalf("ATTACK SUCCEEDED: connected without a credential (opening skiff-objects: %v)", kvErr)
 		}
-		t.Logf("refused: %v", err)
+		if !refused(err) {
+			t.Errorf("connect: %v, not the refusal expected", err)
+		}
 		before.unchanged(t, c)
 	}
 	t.Run("no credentials: plain TCP is refused", func(t *testing.T) {
-		anonymous(t, "nats://"+strings.TrimPrefix(url, "tls://"))
+		// nats.go upgrades to TLS by itself when the server asks; the
+		// attacker speaks the protocol in plain text instead.
+		before := snapshotStore(t, c)
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "tls://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		info, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil || !strings.Contains(info, `"tls_required":true`) {
+			t.Fatalf("the server's INFO does not require TLS: %q %v", info, err)
+		}
+		if _, err := conn.Write([]byte("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB > 1\r\nPUB " + secretKey + " 2\r\n{}\r\nPING\r\n")); err != nil {
+			t.Logf("write: %v", err)
+		}
+		rest, err := io.ReadAll(conn)
+		var nerr net.Error
+		if errors.As(err, &nerr) && nerr.Timeout() {
+			t.Fatalf("the server kept a plain-text connection open: %q", rest)
+		}
+		if strings.Contains(string(rest), "PONG") || strings.Contains(string(rest), "MSG") {
+			t.Fatalf("ATTACK SUCCEEDED: the server answered plain text: %q", rest)
+		}
+		before.unchanged(t, c)
 	})
 	t.Run("no credentials: TLS verified by the system roots is refused", func(t *testing.T) {
-		anonymous(t, url)
+		anonymous(t, url, func(err error) bool {
+			var unknown x509.UnknownAuthorityError
+			return errors.As(err, &unknown)
+		})
 	})
 	t.Run("no credentials: TLS with the cluster CA but no JWT is refused", func(t *testing.T) {
 		before := snapshotStore(t, c)
@@ -1137,6 +1173,8 @@ func mustToken(t *testing.T, c *testbed.Cluster) string {
 	return s
 }
 
+// TestAttacksOnTheAPIAreRefused: the REST API speaks only TLS, verified by
+// the cluster CA, and only to a bearer token.
 func TestAttacksOnTheAPIAreRefused(t *testing.T) {
 	c := startAttackCluster(t)
 	ctx := t.Context()
