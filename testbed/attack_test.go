@@ -826,6 +826,15 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 			}
 		}
 		readProbe()
+		// And as the NATS CLI does (nats stream get): stream info, then
+		// a direct get.
+		stream, err := evJS.Stream(ctx, api.EventsStream)
+		if err != nil {
+			t.Fatalf("events stream info: %v", err)
+		}
+		if m, err := stream.GetLastMsgForSubject(ctx, "skiff.events.attack.probe"); err != nil || string(m.Data) != "probe" {
+			t.Fatalf("get from %s: %v", api.EventsStream, err)
+		}
 		ev.refusedPublish(t, &nats.Msg{Subject: "skiff.events.pod.default.victim", Data: []byte(`{"forged":true}`)})
 		ev.refusedPublish(t, &nats.Msg{Subject: api.AgentSubject("node-1", api.AgentRegister), Data: []byte(`{}`)})
 		ev.refusedPublish(t, &nats.Msg{Subject: api.NodePodsSubject("node-1"), Data: []byte(`{}`)})
@@ -846,15 +855,17 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 		})
 		// The JetStream API answers on the request's reply subject; the
 		// reader points it at a bucket key.
-		for _, subject := range []string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + api.EventsStream, "$JS.API.STREAM.MSG.GET." + api.EventsStream} {
-			ev.refusedPublish(t, &nats.Msg{Subject: subject, Reply: secretKey, Data: lastProbe})
-		}
-		for _, subject := range []string{directGet, directGet + ".skiff.events.attack.probe"} {
+		ev.refusedPublish(t, &nats.Msg{Subject: "$JS.API.STREAM.MSG.GET." + api.EventsStream, Reply: secretKey, Data: lastProbe})
+		for _, subject := range []string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + api.EventsStream, directGet, directGet + ".skiff.events.attack.probe"} {
 			if err := ev.PublishMsg(&nats.Msg{Subject: subject, Reply: secretKey, Data: lastProbe}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		readProbe() // answered after the above
+		// Answered after the above.
+		readProbe()
+		if _, err := stream.Info(ctx); err != nil {
+			t.Fatal(err)
+		}
 		before.unchanged(t, c)
 	})
 

@@ -229,17 +229,17 @@ type Revocation struct {
 }
 
 // AccountJWT is the SKIFF account: JetStream on, the join service
-// exported to the join accounts, the events and direct gets on their
-// stream exported to the EVENTS account, the node scoped signing key, and
-// the revocations.
+// exported to the join accounts, the events and the reads of their stream
+// (eventsRead) exported to the EVENTS account, the node scoped signing
+// key, and the revocations.
 func (k *Keys) AccountJWT(revocations []Revocation) (string, error) {
 	ac := jwt.NewAccountClaims(k.Account())
 	ac.Name = AccountName
 	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: jwt.NoLimit, DiskStorage: jwt.NoLimit, Streams: jwt.NoLimit, Consumer: jwt.NoLimit}
 	ac.Exports.Add(&jwt.Export{Name: "join", Subject: jwt.Subject(api.JoinSubject), Type: jwt.Service, ResponseType: jwt.ResponseTypeSingleton})
 	ac.Exports.Add(&jwt.Export{Name: "events", Subject: jwt.Subject(api.EventsSubjects), Type: jwt.Stream})
-	for _, subj := range eventsDirectGet() {
-		ac.Exports.Add(&jwt.Export{Name: "events-direct-get", Subject: jwt.Subject(subj), Type: jwt.Service, ResponseType: jwt.ResponseTypeSingleton})
+	for _, subj := range eventsRead() {
+		ac.Exports.Add(&jwt.Export{Name: "events-read", Subject: jwt.Subject(subj), Type: jwt.Service, ResponseType: jwt.ResponseTypeSingleton})
 	}
 	ac.SigningKeys.AddScopedSigner(nodeScope(pub(k.nodeSigner)))
 	for _, r := range revocations {
@@ -265,31 +265,36 @@ func nodeScope(key string) *jwt.UserScope {
 	return s
 }
 
-// eventsDirectGet are the subjects of direct gets on the events stream.
-func eventsDirectGet() []string {
-	return []string{"$JS.API.DIRECT.GET." + api.EventsStream, "$JS.API.DIRECT.GET." + api.EventsStream + ".>"}
+// eventsRead are the JetStream API subjects an events reader may request
+// (what `nats stream get` and `nats stream info` send): account and
+// stream info, and direct gets on the events stream.
+func eventsRead() []string {
+	st := api.EventsStream
+	return []string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + st, "$JS.API.DIRECT.GET." + st, "$JS.API.DIRECT.GET." + st + ".>"}
 }
 
-// eventsScope lets a reader follow events live and read the stream's
-// messages by direct get; nothing else.
+// eventsScope lets a reader follow events live, see the stream's info and
+// read its messages by direct get; nothing else (no consumers: a push
+// consumer's deliver subject could point anywhere).
 func eventsScope(key string) *jwt.UserScope {
 	s := jwt.NewUserScope()
 	s.Key, s.Role = key, RoleEvents
 	s.Description = "events readers (skiff nats context): read-only"
 	s.Template.Sub.Allow.Add(api.EventsSubjects, api.EventsInboxPrefix("{{subject()}}")+".>")
-	s.Template.Pub.Allow.Add(eventsDirectGet()...)
+	s.Template.Pub.Allow.Add(eventsRead()...)
 	return s
 }
 
 // EventsAccountJWT is the account of events readers. It imports the
-// events (a stream) and direct gets on SKIFF_EVENTS (a service) from
-// SKIFF, has no JetStream, and holds the events scoped signing key.
+// events (a stream) and the reads of SKIFF_EVENTS (eventsRead, services)
+// from SKIFF, has no JetStream of its own, and holds the events scoped
+// signing key.
 //
 // # Why not in SKIFF
 //
 // The JetStream API answers a request on the request's reply subject,
 // which the requester chooses freely, in the requester's account. In
-// SKIFF a reader's direct get with the reply subject
+// SKIFF a reader's stream info or direct get with the reply subject
 // "$KV.skiff-objects.<key>" would have the answer stored over that
 // object. Through a service import the answer goes back to the
 // requester's own account, where there is nothing to overwrite.
@@ -297,8 +302,8 @@ func (k *Keys) EventsAccountJWT() (string, error) {
 	ac := jwt.NewAccountClaims(k.EventsAccount())
 	ac.Name = EventsAccountName
 	ac.Imports.Add(&jwt.Import{Name: "events", Subject: jwt.Subject(api.EventsSubjects), Account: k.Account(), Type: jwt.Stream})
-	for _, subj := range eventsDirectGet() {
-		ac.Imports.Add(&jwt.Import{Name: "events-direct-get", Subject: jwt.Subject(subj), Account: k.Account(), Type: jwt.Service})
+	for _, subj := range eventsRead() {
+		ac.Imports.Add(&jwt.Import{Name: "events-read", Subject: jwt.Subject(subj), Account: k.Account(), Type: jwt.Service})
 	}
 	ac.Limits.AccountLimits.Exports = 0
 	ac.Limits.AccountLimits.LeafNodeConn = 0
