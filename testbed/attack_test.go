@@ -725,7 +725,7 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 		before.unchanged(t, c)
 	})
 
-	t.Run("a node changes only the labels its agent owns", func(t *testing.T) {
+	t.Run("a node changes only its status and the labels its agent owns", func(t *testing.T) {
 		// A device joins with a token that gives it site=north and asks
 		// for role=camera itself.
 		info, err := c.Server.Identities.CreateJoinToken(ctx, api.JoinTokenRequest{Name: "north", Labels: map[string]string{"site": "north"}})
@@ -740,7 +740,11 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 		register := func(labels map[string]string) api.Ack {
 			t.Helper()
 			var ack api.Ack
-			request(t, nc.Conn, api.AgentSubject("labelled", api.AgentRegister), api.NodeRegistration{Node: api.Node{ObjectMeta: api.ObjectMeta{Name: "labelled", Labels: labels}}}, &ack)
+			// Each registration also tries to uncordon the node, drop its
+			// taints and set an annotation.
+			reg := api.NodeRegistration{Node: api.Node{ObjectMeta: api.ObjectMeta{Name: "labelled", Labels: labels,
+				Annotations: map[string]string{"owner": "attacker"}}, Spec: api.NodeSpec{Unschedulable: false}}}
+			request(t, nc.Conn, api.AgentSubject("labelled", api.AgentRegister), reg, &ack)
 			if ack.Error != "" {
 				t.Fatalf("register: %s", ack.Error)
 			}
@@ -755,6 +759,9 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 			if !maps.Equal(n.Labels, want) {
 				t.Errorf("ATTACK SUCCEEDED: labels %v, want %v", n.Labels, want)
 			}
+			if n.Annotations["owner"] != "" {
+				t.Errorf("ATTACK SUCCEEDED: the node annotated itself: %v", n.Annotations)
+			}
 		}
 		// Its first registration asks for more.
 		ack := register(map[string]string{"site": "south", "zone": "b", "role": "gateway", "node-role.kubernetes.io/control-plane": "",
@@ -763,10 +770,13 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 			t.Errorf("the Ack warns about %d labels, want 4 (site, zone, role, control-plane): %q", len(ack.Warnings), ack.Warnings)
 		}
 		wantLabels(map[string]string{"site": "north", "role": "camera", api.LabelArch: "riscv64", api.AgentLabelPrefix + "gpu": "none"})
-		// An administrator labels the node (the API has no Node update
-		// yet, so straight in the store, as that would).
+		// An administrator labels, cordons and taints the node (the API
+		// has no Node update yet, so straight in the store, as that
+		// would).
+		taint := api.Taint{Key: "dedicated", Value: "cameras", Effect: "NoSchedule"}
 		if _, err := store.For[*api.Node](c.Server.Store).Mutate(ctx, "", "labelled", func(n *api.Node) error {
 			n.Labels["zone"] = "a"
+			n.Spec = api.NodeSpec{Unschedulable: true, Taints: []api.Taint{taint}}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -777,6 +787,13 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 			t.Errorf("the Ack warns %q, want one warning about zone=b", ack.Warnings)
 		}
 		wantLabels(map[string]string{"site": "north", "role": "camera", "zone": "a", api.LabelArch: "arm64"})
+		n, err := c.Client.GetNode(ctx, "labelled")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !n.Spec.Unschedulable || len(n.Spec.Taints) != 1 || n.Spec.Taints[0].Key != taint.Key {
+			t.Errorf("ATTACK SUCCEEDED: the node changed its spec to %+v", n.Spec)
+		}
 	})
 
 	t.Run("join tokens", func(t *testing.T) {
@@ -1105,6 +1122,46 @@ func testJoinAttacks(t *testing.T, c *testbed.Cluster) {
 			}
 		}
 		_ = everything.Unsubscribe()
+	})
+
+	t.Run("a token holder cannot see another device's join", func(t *testing.T) {
+		// docs/security.md: a joining device may subscribe only to its
+		// own join inbox. The attacker holds the same token as a device
+		// that joins now.
+		others, err := holder.SubscribeSync(">")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer others.Unsubscribe()
+		if err := holder.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		id, err := edge.Join(ctx, url, tok, "observed", nil)
+		if err != nil {
+			t.Fatalf("the device's join failed: %v", err)
+		}
+		// The device had its answer; anything the attacker was going to
+		// see of it is in by the time its own request is answered.
+		rawJoin(t, holder.Conn, tok, "a.b", holderPub, time.Now())
+		var seen []string
+		for {
+			m, err := others.NextMsg(0)
+			if err != nil {
+				break
+			}
+			if !strings.HasPrefix(m.Subject, api.JoinInboxPrefix(holderPub)+".") && !strings.Contains(string(m.Data), holderPub) {
+				seen = append(seen, m.Subject)
+			}
+		}
+		if len(seen) > 0 {
+			t.Errorf("ATTACK SUCCEEDED (design gap, low impact): a token holder saw another device's join (%s got a credential) on %q. "+
+				"The token's secret is its account's own key, so its holder signs its own user JWT with any permissions and "+
+				"sees every join made with the same token: node names, public keys and node JWTs (useless without the "+
+				"device's seed; edge.Join ignores credentials the cluster did not issue), and it can answer other devices' "+
+				"joins with refusals. Fix: make the token's secret a scoped signing key (publish skiff.join, subscribe its own "+
+				"join inbox) of a join account whose key the control plane keeps; the token must then carry the account's public key.",
+				id.NodeName, seen)
+		}
 	})
 
 	t.Run("a token holder cannot hijack another device's join", func(t *testing.T) {
