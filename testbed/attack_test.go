@@ -305,25 +305,38 @@ func joinUserJWT(t *testing.T, tok api.JoinToken, nodeKey nkeys.KeyPair) string 
 	return s
 }
 
-// forgeUserJWT signs claims with kp by hand, with an issued-at time of
-// the attacker's choosing (jwt's Encode always stamps now).
+// forgeUserJWT signs claims with kp, then changes the issued-at time to
+// the attacker's choice and signs again (jwt's Encode always stamps now).
 func forgeUserJWT(t *testing.T, kp nkeys.KeyPair, uc *jwt.UserClaims, issuedAt time.Time) string {
 	t.Helper()
-	uc.Issuer, _ = kp.PublicKey()
-	uc.IssuedAt = issuedAt.Unix()
-	uc.ID = fmt.Sprintf("forged%d", issuedAt.UnixNano())
-	enc := base64.RawURLEncoding
-	head := enc.EncodeToString([]byte(`{"typ":"JWT","alg":"ed25519-nkey"}`))
-	body, err := json.Marshal(uc)
+	tok, err := uc.Encode(kp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signing := head + "." + enc.EncodeToString(body)
+	parts := strings.Split(tok, ".")
+	enc := base64.RawURLEncoding
+	body, err := enc.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(body, &claims); err != nil {
+		t.Fatal(err)
+	}
+	claims["iat"] = issuedAt.Unix()
+	if body, err = json.Marshal(claims); err != nil {
+		t.Fatal(err)
+	}
+	signing := parts[0] + "." + enc.EncodeToString(body)
 	sig, err := kp.Sign([]byte(signing))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signing + "." + enc.EncodeToString(sig)
+	forged := signing + "." + enc.EncodeToString(sig)
+	if back, err := jwt.DecodeUserClaims(forged); err != nil || back.IssuedAt != issuedAt.Unix() {
+		t.Fatalf("forged JWT: %v", err)
+	}
+	return forged
 }
 
 // rawJoin sends a JoinRequest for name and nodePub signed with the token's
@@ -959,6 +972,14 @@ func testJoinAttacks(t *testing.T, c *testbed.Cluster) {
 			t.Fatal("ATTACK SUCCEEDED: joined with an expired token")
 		} else {
 			t.Logf("refused: %v", err)
+		}
+		tokenKey, _ := nkeys.FromSeed([]byte(parseToken(t, info.Token).Secret))
+		nodeKey := newUserKey(t)
+		nodePub, _ := nodeKey.PublicKey()
+		uc := jwt.NewUserClaims(nodePub)
+		uc.Expires = time.Now().Add(time.Hour).Unix()
+		if _, err := joinDevice(t, url, parseToken(t, info.Token), nodeKey, forgeUserJWT(t, tokenKey, uc, time.Now())); err == nil {
+			t.Error("ATTACK SUCCEEDED: connected with an expired token's account")
 		}
 		noIdentity(t, c, "late")
 		before.unchanged(t, c)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -317,8 +318,8 @@ func (k *Keys) EventsAccountJWT() (string, error) {
 
 // JoinAccountJWT is the account of one join token, named by the token's
 // key: it may only request the SKIFF account's join service, has no
-// JetStream, and ends with the token (expires; revoked = every user of it
-// revoked).
+// JetStream, and ends with the token (expires; revokedAt set = every
+// user of it revoked, whenever issued).
 func (k *Keys) JoinAccountJWT(tokenKey, name string, expires time.Time, revokedAt *time.Time) (string, error) {
 	ac := jwt.NewAccountClaims(tokenKey)
 	ac.Name = "join-" + name
@@ -329,7 +330,10 @@ func (k *Keys) JoinAccountJWT(tokenKey, name string, expires time.Time, revokedA
 	ac.Limits.NatsLimits = jwt.NatsLimits{Subs: 100, Data: jwt.NoLimit, Payload: 64 << 10}
 	ac.Limits.AccountLimits = jwt.AccountLimits{Imports: 1, Exports: 0, Conn: 1000, LeafNodeConn: 0, DisallowBearer: true}
 	if revokedAt != nil {
-		ac.RevokeAt(jwt.All, *revokedAt)
+		// Every user, whatever time it says it was issued at: the token's
+		// holder signs its users itself and could date them after the
+		// revocation.
+		ac.Revocations = jwt.RevocationList{jwt.All: math.MaxInt64}
 	}
 	tok, err := ac.Encode(k.operator)
 	if err != nil {
