@@ -215,7 +215,7 @@ func nodeOptions(t *testing.T, id *edge.Identity) []nats.Option {
 
 // issueNode makes a node identity for name directly (as `skiff up` does
 // for its own agent): the attacker's stolen or fresh node credential.
-func issueNode(t *testing.T, c *testbed.Cluster, name string, labels map[string]string) *edge.Identity {
+func issueNode(t *testing.T, c *testbed.Cluster, name string) *edge.Identity {
 	t.Helper()
 	kp, err := nkeys.CreateUser()
 	if err != nil {
@@ -223,7 +223,7 @@ func issueNode(t *testing.T, c *testbed.Cluster, name string, labels map[string]
 	}
 	pub, _ := kp.PublicKey()
 	seed, _ := kp.Seed()
-	tok, err := c.Server.Identities.IssueNode(t.Context(), name, pub, "", labels)
+	tok, err := c.Server.Identities.IssueNode(t.Context(), name, pub, "", nil)
 	if err != nil {
 		t.Fatalf("issue node %s: %v", name, err)
 	}
@@ -425,7 +425,7 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 	// The victims: a Secret, and a pod using it bound to a node that has
 	// no agent (so nothing but the attacker touches either).
 	createObject(t, c, &api.Secret{ObjectMeta: api.ObjectMeta{Name: "db", Namespace: "default"}, StringData: map[string]string{"password": "hunter2"}})
-	issueNode(t, c, "bystander", nil)
+	issueNode(t, c, "bystander")
 	victim := &api.Pod{ObjectMeta: api.ObjectMeta{Name: "victim", Namespace: "default"}, Spec: api.PodSpec{
 		NodeName: "bystander", RestartPolicy: api.RestartPolicyNever,
 		Containers: []api.Container{{Name: "main", Image: "docker.io/library/busybox:1.36", Env: []api.EnvVar{
@@ -902,7 +902,7 @@ func TestAttacksOnNATSAreRefusedAndChangeNothing(t *testing.T) {
 	t.Run("a revoked node is disconnected at once and refused from then on", func(t *testing.T) {
 		for _, how := range []string{"identities", "api"} {
 			name := "doomed-" + how
-			id := issueNode(t, c, name, nil)
+			id := issueNode(t, c, name)
 			closed := make(chan error, 1)
 			nc := mustDial(t, url, append(nodeOptions(t, id), nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 				select {
