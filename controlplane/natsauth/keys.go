@@ -1,13 +1,14 @@
-// Package natsauth holds Skiff's NATS trust: the operator, the SYS and
-// SKIFF accounts and their signing keys, the JWTs built from them, and the
-// identity service that joins nodes, issues events readers' credentials
-// and revokes them. docs/security.md explains the model; in short, NATS
-// runs in operator mode (decentralised JWTs with nkeys), every identity
-// proves it holds its nkey, and permissions are enforced by the NATS
-// servers from scoped signing keys in the SKIFF account.
+// Package natsauth holds Skiff's NATS trust: the operator, the SYS,
+// SKIFF and EVENTS accounts and their signing keys, the JWTs built from
+// them, and the identity service that joins nodes, issues events readers'
+// credentials and revokes them. docs/security.md explains the model; in
+// short, NATS runs in operator mode (decentralised JWTs with nkeys), every
+// identity proves it holds its nkey, and permissions are enforced by the
+// NATS servers from scoped signing keys (nodes' in SKIFF, events readers'
+// in EVENTS).
 //
-// Package natsauth imports api, nats.go, nats-io/jwt and nkeys, never
-// another controlplane package.
+// Package natsauth imports api, internal/atomicfile, nats.go, nats-io/jwt
+// and nkeys, never another controlplane package.
 package natsauth
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/internal/atomicfile"
 )
 
 // KeysFile is the file under the PKI directory that holds the seeds.
@@ -155,8 +157,7 @@ func createKeys(path string) (*Keys, error) {
 }
 
 // addEventsAccount makes the events account's key for a keys file written
-// before it existed, and writes the file anew (temp file and rename, mode
-// 0600).
+// before it existed, and writes the file anew (atomically, mode 0600).
 func addEventsAccount(path string, f keysFile) (string, error) {
 	kp, err := nkeys.CreateAccount()
 	if err != nil {
@@ -168,23 +169,7 @@ func addEventsAccount(path string, f keysFile) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+KeysFile+"-*")
-	if err != nil {
-		return "", fmt.Errorf("nats keys: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("nats keys: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("nats keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("nats keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return "", fmt.Errorf("nats keys: %w", err)
 	}
 	return f.EventsAccount, nil
