@@ -60,6 +60,14 @@ const ParamDryRun = "dryRun"
 // DryRunAll is the one value ParamDryRun takes, as in Kubernetes.
 const DryRunAll = "All"
 
+// A list of events (GET .../events) returns at most limit events, the
+// newest, oldest first: DefaultEventsLimit when the request names none,
+// and no more than MaxEventsLimit.
+const (
+	DefaultEventsLimit = 500
+	MaxEventsLimit     = 5000
+)
+
 // StatusReason says why a request failed, in Kubernetes' words.
 type StatusReason string
 

@@ -640,7 +640,8 @@ func unescapeFieldValue(v string) (string, error) {
 
 // ObjectFields are the fields an object can be selected by with a field
 // selector, with their values: metadata.name and metadata.namespace for
-// every kind, and for pods and nodes the fields Kubernetes offers for them.
+// every kind, and for pods, nodes and events the fields Kubernetes offers
+// for them.
 func ObjectFields(obj Object) map[string]string {
 	m := obj.GetObjectMeta()
 	f := map[string]string{"metadata.name": m.Name, "metadata.namespace": m.Namespace}
@@ -653,6 +654,17 @@ func ObjectFields(obj Object) map[string]string {
 		f["status.hostIP"] = o.Status.HostIP
 	case *Node:
 		f["spec.unschedulable"] = strconv.FormatBool(o.Spec.Unschedulable)
+	case *Event:
+		f["involvedObject.kind"] = o.InvolvedObject.Kind
+		f["involvedObject.namespace"] = o.InvolvedObject.Namespace
+		f["involvedObject.name"] = o.InvolvedObject.Name
+		f["involvedObject.uid"] = o.InvolvedObject.UID
+		f["involvedObject.apiVersion"] = o.InvolvedObject.APIVersion
+		f["involvedObject.resourceVersion"] = o.InvolvedObject.ResourceVersion
+		f["reason"] = o.Reason
+		f["type"] = o.Type
+		f["source"] = o.Source.Component
+		f["reportingComponent"] = o.ReportingController
 	}
 	return f
 }
