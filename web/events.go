@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -166,7 +167,7 @@ func eventSubjects(ns string, fields api.FieldMatcher) []string {
 			switch {
 			case len(scopes) == 1 && scopes[0] == "*":
 				scopes = []string{r.Value}
-			case containsString(scopes, r.Value):
+			case slices.Contains(scopes, r.Value):
 				scopes = []string{r.Value}
 			default:
 				return nil // another namespace than the path's
@@ -178,15 +179,6 @@ func eventSubjects(ns string, fields api.FieldMatcher) []string {
 		out = append(out, api.EventSubject(api.KindInfo{Singular: kind}, sc, name))
 	}
 	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // watchEvents streams events (see the top of this file).
