@@ -82,10 +82,18 @@ func (s *Server) listEvents(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), eventsListTimeout)
 	defer cancel()
+	// A list reads up to every event of its subjects: it takes one of the
+	// MaxListsInFlight slots, as a list of objects does.
+	select {
+	case s.lists <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.lists }()
 	var items []api.Object
 	var rev uint64
 	if subjects != nil {
-		cur, err := s.events.Open(ctx, events.ReadOptions{Subjects: subjects, Tail: int(q.limit)})
+		cur, err := s.events.Open(ctx, events.ReadOptions{Subjects: subjects, Tail: tailOf(q)})
 		if err != nil {
 			return err
 		}
@@ -103,6 +111,16 @@ func (s *Server) listEvents(c echo.Context) error {
 		body.Metadata.ResourceVersion = strconv.FormatUint(rev, 10)
 	}
 	return c.JSON(http.StatusOK, body)
+}
+
+// tailOf is how many events before the end a read may start at: the
+// limit when no selector filters what is read (every event read is kept),
+// else 0 (from the oldest, since the newest matching ones may be older).
+func tailOf(q listQuery) int {
+	if q.labels.Empty() && q.fields.Empty() {
+		return int(q.limit)
+	}
+	return 0
 }
 
 // readPastEvents reads a cursor up to the events stored when it was opened
@@ -174,6 +192,9 @@ func eventSubjects(ns string, fields api.FieldMatcher) []string {
 			}
 		}
 	}
+	if kind == "*" && name == "*" && len(scopes) == 1 && scopes[0] == "*" {
+		return []string{api.EventsSubjects}
+	}
 	out := make([]string, 0, len(scopes))
 	for _, sc := range scopes {
 		out = append(out, api.EventSubject(api.KindInfo{Singular: kind}, sc, name))
@@ -208,7 +229,7 @@ func (s *Server) watchEvents(c echo.Context, q listQuery, subjects []string) err
 	if subjects != nil {
 		o := events.ReadOptions{Subjects: subjects, After: q.resourceVersion}
 		if q.resourceVersion == 0 {
-			o.Tail = int(q.limit)
+			o.Tail = tailOf(q)
 		}
 		if cur, err = s.events.Open(ctx, o); err != nil {
 			return err

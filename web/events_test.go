@@ -123,6 +123,9 @@ func TestEventsFieldSelectorsAndLimit(t *testing.T) {
 		{"/api/v1/namespaces/default/events?fieldSelector=" + url.QueryEscape("involvedObject.namespace=other"), ""},
 		{"/api/v1/events?fieldSelector=" + url.QueryEscape("involvedObject.kind=Gadget"), ""},
 		{"/api/v1/events?limit=2", "x:Created n1:NodeNotReady"},
+		// The newest matching event, though newer ones do not match.
+		{"/api/v1/events?limit=1&fieldSelector=reason%3DCreated", "x:Created"},
+		{"/api/v1/events?limit=1&fieldSelector=" + url.QueryEscape("involvedObject.namespace=default"), "web-2:Failed"},
 		{"/api/v1/namespaces/default/events?limit=1", "n1:NodeNotReady"},
 		{"/api/v1/events?labelSelector=app%3Dweb", ""}, // events have no labels
 	}

@@ -38,9 +38,10 @@ type ReadOptions struct {
 	// oldest the stream keeps. A sequence older than the stream keeps, or
 	// newer than it has reached, is an error wrapping store.ErrExpired.
 	After uint64
-	// Tail, with After 0 and no Subjects, starts Tail events before the
-	// end rather than at the oldest: a reader that keeps only the newest
-	// Tail events needs no more.
+	// Tail, with After 0 and every subject (Subjects empty or
+	// api.EventsSubjects), starts Tail events before the end rather than at
+	// the oldest: a reader that keeps the newest Tail events it reads, all
+	// of them, needs no more.
 	Tail int
 }
 
@@ -70,7 +71,7 @@ func (r *Reader) Open(ctx context.Context, o ReadOptions) (*Cursor, error) {
 			return nil, fmt.Errorf("events after %d: the stream keeps %d to %d: %w", o.After, state.FirstSeq, state.LastSeq, store.ErrExpired)
 		}
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, o.After+1
-	case o.Tail > 0 && len(o.Subjects) == 0 && state.LastSeq >= uint64(o.Tail):
+	case o.Tail > 0 && len(subjects) == 1 && subjects[0] == api.EventsSubjects && state.LastSeq >= uint64(o.Tail):
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = max(state.LastSeq-uint64(o.Tail)+1, state.FirstSeq)
 	}
