@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,9 +24,10 @@ import (
 // so that clients need an API token and no NATS credentials. An event's
 // resourceVersion is its stream sequence.
 //
-// A list returns the newest limit events (api.DefaultEventsLimit unless
-// asked, at most api.MaxEventsLimit), oldest first, that pass the
-// selectors; there are no continue tokens. The fieldSelector takes
+// One event is GET .../namespaces/<ns>/events/<name>, read by the
+// sequence its name ends in. A list returns the newest limit events
+// (api.DefaultEventsLimit unless asked, at most api.MaxEventsLimit),
+// oldest first, that pass the selectors; there are no continue tokens. The fieldSelector takes
 // involvedObject.kind, .name, .namespace, .uid, .apiVersion and
 // .resourceVersion, reason, type, source and reportingComponent besides
 // metadata.name and metadata.namespace, as kubectl describe sends them;
@@ -42,6 +45,41 @@ import (
 // EventSource reads the events stream; *events.Reader is one.
 type EventSource interface {
 	Open(ctx context.Context, o events.ReadOptions) (*events.Cursor, error)
+	// Get returns the event at a sequence, or an error wrapping
+	// store.ErrNotFound.
+	Get(ctx context.Context, seq uint64) (events.Record, error)
+}
+
+// getEvent answers GET on one event: its name is <object>.<sequence in
+// hex> (api.EventFromCloudEvent), so it is read by sequence.
+func (s *Server) getEvent(c echo.Context) error {
+	info := api.EventKind()
+	ns, err := pathNamespace(c)
+	if err != nil {
+		return err
+	}
+	name := c.Param(paramName)
+	notFound := aboutObject(fmt.Errorf("event %s/%s: %w", ns, name, store.ErrNotFound), info, name)
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return notFound
+	}
+	seq, err := strconv.ParseUint(name[i+1:], 16, 64)
+	if err != nil || seq == 0 {
+		return notFound
+	}
+	if s.events == nil {
+		return serviceUnavailable("this server cannot read events (no events stream is configured)")
+	}
+	r, err := s.events.Get(c.Request().Context(), seq)
+	if err != nil {
+		return aboutObject(err, info, name)
+	}
+	ev := api.EventFromCloudEvent(r.Seq, r.Event)
+	if ev.Namespace != ns || ev.Name != name {
+		return notFound
+	}
+	return c.JSON(http.StatusOK, ev)
 }
 
 // WithEvents serves the events endpoints from src; without it they answer

@@ -99,6 +99,19 @@ func TestEventsAreKubernetesEventsBuiltFromTheStream(t *testing.T) {
 	if listRV, _ := strconv.ParseUint(l.Metadata.ResourceVersion, 10, 64); listRV < rv+3 {
 		t.Fatalf("list resourceVersion %s, want at least the last event's sequence", l.Metadata.ResourceVersion)
 	}
+	// One event by name, in its namespace only.
+	got := a.do(http.MethodGet, "/api/v1/namespaces/default/events/"+e.Name, "", nil).want(t, http.StatusOK)
+	var one api.Event
+	if err := json.Unmarshal(got.body, &one); err != nil || one.UID != e.UID || one.ResourceVersion != e.ResourceVersion || one.Kind != "Event" {
+		t.Fatalf("GET %s: %s (%v)", e.Name, got.body, err)
+	}
+	for _, missing := range []string{"/api/v1/namespaces/other/events/" + e.Name, "/api/v1/namespaces/default/events/web-2." + strconv.FormatUint(rv, 16),
+		"/api/v1/namespaces/default/events/web-1.ffffff", "/api/v1/namespaces/default/events/web-1", "/api/v1/namespaces/default/events/web-1.zz"} {
+		st := a.do(http.MethodGet, missing, "", nil).want(t, http.StatusNotFound).status(t)
+		if st.Details == nil || st.Details.Kind != "Event" {
+			t.Errorf("GET %s: %+v", missing, st)
+		}
+	}
 	// eventTime has microseconds, as metav1.MicroTime.
 	r := a.do(http.MethodGet, "/api/v1/namespaces/other/events", "", nil).want(t, http.StatusOK)
 	if !strings.Contains(string(r.body), `"eventTime":"`) || !strings.Contains(string(r.body), `"involvedObject":{"apiVersion":"v1","kind":"Pod","namespace":"other","name":"x"`) {

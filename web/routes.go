@@ -51,6 +51,7 @@ func (s *Server) routes() {
 	// Events are read from the events stream, not the store (events.go).
 	e.GET(api.ResourcePath(api.EventKind(), "", ""), s.listEvents)
 	e.GET(api.ResourcePath(api.EventKind(), ":"+paramNamespace, ""), s.listEvents)
+	e.GET(api.ResourcePath(api.EventKind(), ":"+paramNamespace, ":"+paramName), s.getEvent)
 
 	nodes, _ := api.LookupKind("Node")
 	s.register(nodes, verbs{get: true, list: true}, s.kind(nodes))

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -129,4 +130,26 @@ func (c *Cursor) Stop() {
 	if c.it != nil {
 		c.it.Stop()
 	}
+}
+
+// Get reads the event stored at sequence seq. It returns an error wrapping
+// store.ErrNotFound when the stream no longer keeps it (or never had it),
+// or when the message there is not an event.
+func (r *Reader) Get(ctx context.Context, seq uint64) (Record, error) {
+	stream, err := r.js.Stream(ctx, api.EventsStream)
+	if err != nil {
+		return Record{}, fmt.Errorf("read stream %s: %w", api.EventsStream, err)
+	}
+	msg, err := stream.GetMsg(ctx, seq)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return Record{}, fmt.Errorf("event %d: %w", seq, store.ErrNotFound)
+	case err != nil:
+		return Record{}, fmt.Errorf("read event %d: %w", seq, err)
+	}
+	var e api.CloudEvent
+	if err := json.Unmarshal(msg.Data, &e); err != nil || e.Data == nil {
+		return Record{}, fmt.Errorf("event %d: not an event: %w", seq, store.ErrNotFound)
+	}
+	return Record{Seq: seq, Event: e}, nil
 }
