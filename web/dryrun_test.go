@@ -78,6 +78,9 @@ func TestDryRunUpdatePatchScaleAndDeleteChangeNothing(t *testing.T) {
 	dep := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"main","image":"nginx:1"}]}}}}`)
 	a.do(http.MethodPost, "/apis/apps/v1/namespaces/default/deployments", "application/json", dep).want(t, http.StatusCreated)
 	pod := a.createPod("p")
+	if err := store.For[*api.Node](a.store).Create(t.Context(), &api.Node{ObjectMeta: api.ObjectMeta{Name: "edge-1"}}); err != nil {
+		t.Fatal(err)
+	}
 	rev := a.kvRevision()
 	path := "/apis/apps/v1/namespaces/default/deployments/web"
 
@@ -98,6 +101,12 @@ func TestDryRunUpdatePatchScaleAndDeleteChangeNothing(t *testing.T) {
 		t.Fatalf("dry-run delete answered %+v", gone.ObjectMeta)
 	}
 	a.do(http.MethodDelete, "/api/v1/namespaces/default/pods/missing?dryRun=All", "", nil).want(t, http.StatusNotFound)
+	if n := a.do(http.MethodDelete, "/api/v1/nodes/edge-1?dryRun=All", "", nil).want(t, http.StatusOK); !strings.Contains(string(n.body), `"kind":"Node"`) {
+		t.Fatalf("dry-run node delete answered %s", n.body)
+	}
+	if _, err := store.For[*api.Node](a.store).Get(t.Context(), "", "edge-1"); err != nil {
+		t.Fatalf("dry-run node delete removed the node: %v", err)
+	}
 	a.do(http.MethodPatch, path+"?dryRun=All", api.MediaMergePatch, []byte(`{"metadata":{"resourceVersion":"999"}}`)).want(t, http.StatusConflict)
 
 	if got := a.kvRevision(); got != rev {
