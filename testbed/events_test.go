@@ -2,6 +2,7 @@ package testbed_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -30,7 +31,7 @@ func TestEventsThroughTheAPIWithAViewToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viewer := client.New(c.Server.API.URL(), client.WithToken(tok.Token))
+	viewer := client.New(c.Server.API.URL(), client.WithToken(tok.Token), client.WithCA(c.Server.CA.PEM))
 	of := client.EventsOf("Pod", "team", "ticker")
 	watch, err := viewer.WatchEvents(ctx, "team", client.WatchOptions{FieldSelector: of})
 	if err != nil {
@@ -96,10 +97,16 @@ func TestEventsThroughTheAPIWithAViewToken(t *testing.T) {
 
 	// The CLI with the API URL and the view token, and a config without NATS.
 	bin := testbed.BuildSkiff(t)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, c.Server.CA.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{
-		client.EnvConfig + "=" + filepath.Join(t.TempDir(), "none.yaml"),
+		client.EnvConfig + "=" + filepath.Join(dir, "none.yaml"),
 		client.EnvServer + "=" + c.Server.API.URL(),
 		client.EnvToken + "=" + tok.Token,
+		client.EnvCA + "=" + caFile,
 	}
 	res := testbed.RunCLI(t, bin, env, "events", "-n", "team")
 	if res.ExitCode != 0 || !strings.HasPrefix(res.Stdout, "LAST SEEN") || !strings.Contains(res.Stdout, "Running") || !strings.Contains(res.Stdout, "pod/ticker") {
