@@ -51,6 +51,23 @@ type ListMeta struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
+// ParamDryRun on a create, update, patch or delete asks for a dry run:
+// with DryRunAll, the request is decoded, defaulted, validated and
+// admitted as a real one and answered with what would be stored, and
+// nothing is written. Any other value is refused.
+const ParamDryRun = "dryRun"
+
+// DryRunAll is the one value ParamDryRun takes, as in Kubernetes.
+const DryRunAll = "All"
+
+// A list of events (GET .../events) returns at most limit events, the
+// newest, oldest first: DefaultEventsLimit when the request names none,
+// and no more than MaxEventsLimit.
+const (
+	DefaultEventsLimit = 500
+	MaxEventsLimit     = 5000
+)
+
 // StatusReason says why a request failed, in Kubernetes' words.
 type StatusReason string
 

@@ -13,15 +13,45 @@ import (
 // a *SelectorError naming the term at fault.
 
 // SelectorError is a selector that does not parse: Term is the
-// comma-separated term at fault (the whole selector when no term can be
-// singled out), Detail what is wrong with it.
+// comma-separated term at fault ("" when no term can be singled out, as
+// for a selector over a bound), Detail what is wrong with it.
 type SelectorError struct {
 	Term   string
 	Detail string
 }
 
 func (e *SelectorError) Error() string {
+	if e.Term == "" {
+		return e.Detail
+	}
 	return fmt.Sprintf("term %q: %s", e.Term, e.Detail)
+}
+
+// Bounds on a selector, so that a request cannot make the server parse and
+// match an arbitrarily large one (a list or watch evaluates the selector
+// on every object of its kind). Kubernetes bounds selectors only through
+// the URL length; these are tighter and stated.
+const (
+	// MaxSelectorBytes is the longest selector string accepted.
+	MaxSelectorBytes = 10 << 10
+	// MaxSelectorRequirements is the most comma-separated terms a label or
+	// field selector may have.
+	MaxSelectorRequirements = 100
+	// MaxSelectorValues is the most values one "in (…)" or "notin (…)"
+	// set may list.
+	MaxSelectorValues = 1000
+)
+
+// checkSelectorSize refuses a selector longer than MaxSelectorBytes.
+func checkSelectorSize(s string) error {
+	if len(s) > MaxSelectorBytes {
+		return &SelectorError{Detail: fmt.Sprintf("the selector is %d bytes long; at most %d are allowed: select with fewer or shorter terms", len(s), MaxSelectorBytes)}
+	}
+	return nil
+}
+
+func tooManyRequirements() error {
+	return &SelectorError{Detail: fmt.Sprintf("the selector has more than %d requirements; at most %d are allowed: combine values with \"key in (a,b)\" or select less", MaxSelectorRequirements, MaxSelectorRequirements)}
 }
 
 // LabelOperator is how a label requirement compares.
@@ -117,13 +147,22 @@ func (m LabelMatcher) String() string {
 // Keys are label keys (an optional DNS-subdomain prefix and '/', then a
 // name of at most 63 characters); values are label values, possibly empty.
 // Spaces around tokens are ignored. An empty selector matches everything.
+//
+// A selector may be at most MaxSelectorBytes long, with at most
+// MaxSelectorRequirements terms and MaxSelectorValues values in a set.
 func ParseLabelSelector(s string) (LabelMatcher, error) {
 	p := labelParser{lex: labelLexer{s: s}}
 	var m LabelMatcher
+	if err := checkSelectorSize(s); err != nil {
+		return m, err
+	}
 	if strings.TrimSpace(s) == "" {
 		return m, nil
 	}
 	for {
+		if len(m.Requirements) == MaxSelectorRequirements {
+			return LabelMatcher{}, tooManyRequirements()
+		}
 		start := p.lex.skipSpace()
 		r, err := p.requirement()
 		if err != nil {
@@ -317,13 +356,18 @@ func (p *labelParser) requirement() (LabelRequirement, error) {
 	return LabelRequirement{}, fmt.Errorf("expected an operator (=, ==, !=, in, notin) or ',' after key %q, found %s", key, op)
 }
 
-// valueSet reads "(v1, v2, …)".
+// valueSet reads "(v1, v2, …)": at most MaxSelectorValues values,
+// repeated ones dropped (kept in their first order).
 func (p *labelParser) valueSet() ([]string, error) {
 	if t := p.lex.next(); t.kind != tokLParen {
 		return nil, fmt.Errorf("expected '(' to open the list of values, found %s", t)
 	}
 	var values []string
-	for {
+	seen := map[string]bool{}
+	for n := 1; ; n++ {
+		if n > MaxSelectorValues {
+			return nil, fmt.Errorf("more than %d values; at most %d are allowed in one set", MaxSelectorValues, MaxSelectorValues)
+		}
 		t := p.lex.next()
 		if !t.isValue() {
 			return nil, fmt.Errorf("expected a value, found %s", t)
@@ -331,7 +375,8 @@ func (p *labelParser) valueSet() ([]string, error) {
 		if err := checkSelectorValue(t.text); err != nil {
 			return nil, err
 		}
-		if !slices.Contains(values, t.text) {
+		if !seen[t.text] {
+			seen[t.text] = true
 			values = append(values, t.text)
 		}
 		switch t := p.lex.next(); t.kind {
@@ -471,13 +516,22 @@ func escapeFieldValue(v string) string {
 // ParseFieldSelector reads a field selector: comma-separated terms
 // field=value, field==value or field!=value. In a value, '\' escapes
 // ',', '=' and '\'. An empty selector matches everything. Which fields a
-// kind can be selected by is checked by FieldMatcher.CheckKind.
+// kind can be selected by is checked by FieldMatcher.CheckKind. A selector
+// may be at most MaxSelectorBytes long, with at most MaxSelectorRequirements
+// terms.
 func ParseFieldSelector(s string) (FieldMatcher, error) {
 	var m FieldMatcher
+	if err := checkSelectorSize(s); err != nil {
+		return m, err
+	}
 	if strings.TrimSpace(s) == "" {
 		return m, nil
 	}
-	for _, term := range splitUnescaped(s, ',') {
+	terms := splitUnescaped(s, ',')
+	if len(terms) > MaxSelectorRequirements {
+		return FieldMatcher{}, tooManyRequirements()
+	}
+	for _, term := range terms {
 		r, err := parseFieldTerm(term)
 		if err != nil {
 			return FieldMatcher{}, &SelectorError{Term: strings.TrimSpace(term), Detail: err.Error()}
@@ -586,7 +640,8 @@ func unescapeFieldValue(v string) (string, error) {
 
 // ObjectFields are the fields an object can be selected by with a field
 // selector, with their values: metadata.name and metadata.namespace for
-// every kind, and for pods and nodes the fields Kubernetes offers for them.
+// every kind, and for pods, nodes and events the fields Kubernetes offers
+// for them.
 func ObjectFields(obj Object) map[string]string {
 	m := obj.GetObjectMeta()
 	f := map[string]string{"metadata.name": m.Name, "metadata.namespace": m.Namespace}
@@ -599,6 +654,17 @@ func ObjectFields(obj Object) map[string]string {
 		f["status.hostIP"] = o.Status.HostIP
 	case *Node:
 		f["spec.unschedulable"] = strconv.FormatBool(o.Spec.Unschedulable)
+	case *Event:
+		f["involvedObject.kind"] = o.InvolvedObject.Kind
+		f["involvedObject.namespace"] = o.InvolvedObject.Namespace
+		f["involvedObject.name"] = o.InvolvedObject.Name
+		f["involvedObject.uid"] = o.InvolvedObject.UID
+		f["involvedObject.apiVersion"] = o.InvolvedObject.APIVersion
+		f["involvedObject.resourceVersion"] = o.InvolvedObject.ResourceVersion
+		f["reason"] = o.Reason
+		f["type"] = o.Type
+		f["source"] = o.Source.Component
+		f["reportingComponent"] = o.ReportingController
 	}
 	return f
 }

@@ -17,6 +17,9 @@ import (
 // that does not start with the Wasm header is refused before anything is
 // stored.
 func (s *Server) uploadArtifact(c echo.Context) error {
+	if err := noDryRun(c); err != nil {
+		return err
+	}
 	switch mt := mediaType(c); mt {
 	case "application/wasm", "application/octet-stream":
 	default:

@@ -103,6 +103,9 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := s.requireTokens(); err != nil {
 		return err
 	}
+	if err := noDryRun(c); err != nil {
+		return err
+	}
 	req, err := readTokenRequest(c)
 	if err != nil {
 		return err
@@ -184,6 +187,9 @@ func (s *Server) getToken(c echo.Context) error {
 
 func (s *Server) revokeToken(c echo.Context) error {
 	if err := s.requireTokens(); err != nil {
+		return err
+	}
+	if err := noDryRun(c); err != nil {
 		return err
 	}
 	name, err := pathName(c)

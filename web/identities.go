@@ -54,6 +54,9 @@ func (s *Server) createJoinToken(c echo.Context) error {
 	if err := s.requireIdentities(); err != nil {
 		return err
 	}
+	if err := noDryRun(c); err != nil {
+		return err
+	}
 	var req api.JoinTokenRequest
 	if err := decodeStrict(c, &req, "JoinTokenRequest"); err != nil {
 		return err
@@ -85,6 +88,9 @@ func (s *Server) revokeJoinToken(c echo.Context) error {
 	if err := s.requireIdentities(); err != nil {
 		return err
 	}
+	if err := noDryRun(c); err != nil {
+		return err
+	}
 	name, err := pathName(c)
 	if err != nil {
 		return err
@@ -107,6 +113,21 @@ func (s *Server) deleteNode(c echo.Context) error {
 	}
 	nodes, _ := api.LookupKind("Node")
 	ctx := c.Request().Context()
+	dry, err := dryRun(c)
+	if err != nil {
+		return err
+	}
+	if dry {
+		// What the delete would do to the Node; the credential is not
+		// revoked.
+		obj, err := admission.Delete(ctx, s.writeStore(true), nodes, "", name, admission.DeleteOptions{})
+		if err != nil {
+			return aboutObject(err, nodes, name)
+		}
+		tm := obj.GetTypeMeta()
+		tm.Kind, tm.APIVersion = nodes.Kind, nodes.APIVersion()
+		return c.JSON(http.StatusOK, obj)
+	}
 	revoked := false
 	if s.identities != nil {
 		switch err := s.identities.RevokeNode(ctx, name); {
@@ -132,6 +153,9 @@ func (s *Server) deleteNode(c echo.Context) error {
 
 func (s *Server) createNATSCredential(c echo.Context) error {
 	if err := s.requireIdentities(); err != nil {
+		return err
+	}
+	if err := noDryRun(c); err != nil {
 		return err
 	}
 	var req api.NATSCredentialRequest

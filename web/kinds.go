@@ -70,6 +70,11 @@ func (k kindHandlers) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	dry, err := dryRun(c)
+	if err != nil {
+		return err
+	}
+	st := k.s.writeStore(dry)
 	obj, err := k.s.readObject(c, k.info)
 	if err != nil {
 		return aboutObject(err, k.info, "")
@@ -92,11 +97,16 @@ func (k kindHandlers) create(c echo.Context) error {
 	if k.s.quotas.HasSynced() {
 		quotas = k.s.quotas.List(obj.GetObjectMeta().Namespace, nil)
 	}
-	if err := admission.AdmitWith(c.Request().Context(), k.s.store, obj, quotas); err != nil {
+	if err := admission.AdmitWith(c.Request().Context(), st, obj, quotas); err != nil {
 		return aboutObject(err, k.info, m.Name)
 	}
-	if err := k.s.store.CreateObject(c.Request().Context(), obj); err != nil {
+	if err := st.CreateObject(c.Request().Context(), obj); err != nil {
 		return aboutObject(err, k.info, m.Name)
+	}
+	k.setTypeMeta(obj)
+	if dry {
+		k.s.log.Debug("created (dry run)", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name)
+		return c.JSON(http.StatusCreated, obj)
 	}
 	k.s.quotaWritten(c.Request().Context(), obj)
 	k.s.log.Info("created", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name)
@@ -105,6 +115,10 @@ func (k kindHandlers) create(c echo.Context) error {
 
 func (k kindHandlers) replace(c echo.Context) error {
 	ns, name, err := pathObject(c)
+	if err != nil {
+		return err
+	}
+	dry, err := dryRun(c)
 	if err != nil {
 		return err
 	}
@@ -157,8 +171,13 @@ func (k kindHandlers) replace(c echo.Context) error {
 	if err := admission.AdmitUpdate(ctx, k.s.store, obj); err != nil {
 		return aboutObject(err, k.info, name)
 	}
-	if err := k.s.store.UpdateObject(ctx, obj); err != nil {
+	if err := k.s.writeStore(dry).UpdateObject(ctx, obj); err != nil {
 		return aboutObject(err, k.info, name)
+	}
+	k.setTypeMeta(obj)
+	if dry {
+		k.s.log.Debug("replaced (dry run)", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name)
+		return c.JSON(http.StatusOK, obj)
 	}
 	k.s.quotaWritten(ctx, obj)
 	k.s.log.Info("replaced", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name, "resourceVersion", m.ResourceVersion)
@@ -182,11 +201,19 @@ func (k kindHandlers) deleteNow(c echo.Context) error {
 	if err := admission.CheckPropagationPolicy(policy); err != nil {
 		return badField("propagationPolicy", "%v", err)
 	}
-	obj, err := admission.Delete(c.Request().Context(), k.s.store, k.info, ns, name, admission.DeleteOptions{PropagationPolicy: policy, GracePeriodSeconds: grace})
+	dry, err := dryRun(c)
+	if err != nil {
+		return err
+	}
+	obj, err := admission.Delete(c.Request().Context(), k.s.writeStore(dry), k.info, ns, name, admission.DeleteOptions{PropagationPolicy: policy, GracePeriodSeconds: grace})
 	if err != nil {
 		return aboutObject(err, k.info, name)
 	}
-	k.s.log.Info("deleted", "kind", k.info.Kind, "namespace", ns, "name", name, "propagationPolicy", policy)
+	if dry {
+		k.s.log.Debug("deleted (dry run)", "kind", k.info.Kind, "namespace", ns, "name", name, "propagationPolicy", policy)
+	} else {
+		k.s.log.Info("deleted", "kind", k.info.Kind, "namespace", ns, "name", name, "propagationPolicy", policy)
+	}
 	k.setTypeMeta(obj)
 	return c.JSON(http.StatusOK, obj)
 }

@@ -119,6 +119,10 @@ func TestBadListParametersAre400NamingTheParameter(t *testing.T) {
 		{name: "field selector", query: "fieldSelector=status.phase", wantField: "fieldSelector", wantInMessage: `"status.phase"`},
 		{name: "unsupported field", query: "fieldSelector=spec.image%3Dx", wantField: "fieldSelector", wantInMessage: "spec.image"},
 		{name: "bad escape", query: "fieldSelector=" + url.QueryEscape(`metadata.name=a\x`), wantField: "fieldSelector", wantInMessage: "escape"},
+		{name: "label selector too long", query: "labelSelector=" + url.QueryEscape("app="+strings.Repeat("a", api.MaxSelectorBytes)), wantField: "labelSelector", wantInMessage: "at most 10240"},
+		{name: "label set too large on a watch", query: "watch=true&labelSelector=" + url.QueryEscape("app in ("+strings.Repeat("a,", api.MaxSelectorValues)+"a)"), wantField: "labelSelector", wantInMessage: "more than 1000 values"},
+		{name: "too many field terms on a watch", query: "watch=true&fieldSelector=" + url.QueryEscape(strings.Repeat("metadata.name!=a,", api.MaxSelectorRequirements)+"metadata.name!=b"), wantField: "fieldSelector", wantInMessage: "more than 100 requirements"},
+		{name: "field selector too long", query: "fieldSelector=" + url.QueryEscape("metadata.name="+strings.Repeat("a", api.MaxSelectorBytes)), wantField: "fieldSelector", wantInMessage: "at most 10240"},
 		{name: "negative limit", query: "limit=-1", wantField: "limit"},
 		{name: "limit not a number", query: "limit=ten", wantField: "limit"},
 		{name: "garbled continue", query: "continue=%25%25%25", wantField: "continue", wantInMessage: "not one this server issued"},
@@ -302,6 +306,16 @@ func (e event) String() string { return string(e.typ) + " " + e.pod.Name }
 
 func (w *watchStream) next() event {
 	w.t.Helper()
+	ev, ok := w.tryNext()
+	if !ok {
+		w.t.Fatal("no watch event within 5s")
+	}
+	return ev
+}
+
+// tryNext is next without failing on a timeout (ok false).
+func (w *watchStream) tryNext() (event, bool) {
+	w.t.Helper()
 	select {
 	case f, ok := <-w.frames:
 		if !ok {
@@ -315,11 +329,10 @@ func (w *watchStream) next() event {
 		if err := json.Unmarshal(ev.Object, &p); err != nil {
 			w.t.Fatalf("event object %s: %v", ev.Object, err)
 		}
-		return event{typ: ev.Type, pod: p, id: f.id}
+		return event{typ: ev.Type, pod: p, id: f.id}, true
 	case <-time.After(5 * time.Second):
-		w.t.Fatal("no watch event within 5s")
+		return event{}, false
 	}
-	return event{}
 }
 
 // expect reads events until it has len(want), skipping bookmarks, and
@@ -329,7 +342,10 @@ func (w *watchStream) expect(want ...string) []event {
 	var got []event
 	var gotNames []string
 	for len(got) < len(want) {
-		ev := w.next()
+		ev, ok := w.tryNext()
+		if !ok {
+			w.t.Fatalf("no watch event within 5s; events = %v, want %v", gotNames, want)
+		}
 		if ev.typ == api.WatchBookmark {
 			continue
 		}
@@ -453,21 +469,74 @@ func TestWatchSelectorsTurnTransitionsIntoAddedAndDeleted(t *testing.T) {
 	a := startTestAPI(t)
 	a.putPod("default", "x", map[string]string{"app": "db"}, "", api.PodPending)
 	w := a.openWatch("/api/v1/namespaces/default/pods?watch=true&labelSelector=app%3Dweb&fieldSelector=spec.nodeName%3Dn1", nil)
+	// The bucket keeps one revision per key, so a write that replaces a key
+	// before the watch's consumer has read the previous one removes that
+	// one from the stream: the watch then sees only the newer state (see
+	// store/watchfrom.go). Each transition under test therefore waits for
+	// its event before the next write to the same key.
 	a.mutatePod("default", "x", func(p *api.Pod) { p.Labels["app"] = "web" }) // labels match, node not yet
 	a.mutatePod("default", "x", func(p *api.Pod) { p.Spec.NodeName = "n1" })  // now it matches
+	added := w.expect("ADDED x")
 	a.mutatePod("default", "x", func(p *api.Pod) { p.Status.Phase = api.PodRunning })
+	modified := w.expect("MODIFIED x")
 	a.mutatePod("default", "x", func(p *api.Pod) { p.Labels["app"] = "db" }) // no longer
-	a.putPod("default", "y", map[string]string{"app": "web"}, "n1", api.PodPending)
-	a.deleteStoredPod("default", "y")
-	a.putPod("default", "z", map[string]string{"app": "db"}, "n1", api.PodPending)
-	a.deleteStoredPod("default", "z") // never matched: no event
-	a.putPod("default", "end", map[string]string{"app": "web"}, "n1", api.PodPending)
-	got := w.expect("ADDED x", "MODIFIED x", "DELETED x", "ADDED y", "DELETED y", "ADDED end")
-	if got[2].pod.Labels["app"] != "web" || got[2].pod.Status.Phase != api.PodRunning {
-		t.Fatalf("DELETED on leaving the selector carries the last matching state: %+v", got[2].pod)
+	deleted := w.expect("DELETED x")
+	if added[0].pod.Spec.NodeName != "n1" {
+		t.Fatalf("ADDED x carries the state that matches: %+v", added[0].pod)
 	}
-	if rv(t, got[2].pod) <= rv(t, got[1].pod) {
-		t.Fatalf("DELETED on leaving the selector has the change's resourceVersion: %s after %s", got[2].pod.ResourceVersion, got[1].pod.ResourceVersion)
+	if deleted[0].pod.Labels["app"] != "web" || deleted[0].pod.Status.Phase != api.PodRunning {
+		t.Fatalf("DELETED on leaving the selector carries the last matching state: %+v", deleted[0].pod)
+	}
+	if rv(t, deleted[0].pod) <= rv(t, modified[0].pod) {
+		t.Fatalf("DELETED on leaving the selector has the change's resourceVersion: %s after %s", deleted[0].pod.ResourceVersion, modified[0].pod.ResourceVersion)
+	}
+	a.putPod("default", "y", map[string]string{"app": "web"}, "n1", api.PodPending)
+	w.expect("ADDED y")
+	a.deleteStoredPod("default", "y")
+	w.expect("DELETED y")
+	a.putPod("default", "z", map[string]string{"app": "db"}, "n1", api.PodPending)
+	a.deleteStoredPod("default", "z") // never matched: no event, seen or not
+	a.putPod("default", "end", map[string]string{"app": "web"}, "n1", api.PodPending)
+	w.expectNext("ADDED end")
+}
+
+// A watch that reads a key only after it was written again sees the newer
+// state alone; whatever it skipped, what it sends stays consistent: an
+// object that was created and deleted before the watch read it is either
+// ADDED then DELETED or not sent at all, never left ADDED.
+func TestWatchThatSkipsOverwrittenStatesStaysConsistent(t *testing.T) {
+	a := startTestAPI(t)
+	w := a.openWatch("/api/v1/namespaces/default/pods?watch=true&labelSelector=app%3Dweb", nil)
+	const n = 20
+	for i := range n {
+		name := fmt.Sprintf("short-%d", i)
+		a.putPod("default", name, map[string]string{"app": "web"}, "", api.PodPending)
+		a.deleteStoredPod("default", name)
+	}
+	a.putPod("default", "end", map[string]string{"app": "web"}, "", api.PodPending)
+	open := map[string]bool{}
+	for {
+		ev := w.next()
+		if ev.typ == api.WatchBookmark {
+			continue
+		}
+		if ev.pod.Name == "end" {
+			if ev.typ != api.WatchAdded {
+				t.Fatalf("%s end, want ADDED end", ev.typ)
+			}
+			break
+		}
+		switch ev.typ {
+		case api.WatchAdded:
+			open[ev.pod.Name] = true
+		case api.WatchDeleted:
+			delete(open, ev.pod.Name)
+		default:
+			t.Fatalf("unexpected %s", ev)
+		}
+	}
+	if len(open) > 0 {
+		t.Fatalf("deleted pods left ADDED on the watch: %v", open)
 	}
 }
 

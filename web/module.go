@@ -15,8 +15,8 @@ import (
 // Module provides the API *Server, which listens on Options.Listen when
 // the application starts and shuts down when it stops. It needs Options, a
 // *store.Store, the *auth.Tokens every request is checked against, and a
-// *slog.Logger; LogSource and ArtifactStore are optional (their endpoints
-// answer 503 without them), and so is the process's *prometheus.Registry
+// *slog.Logger; LogSource, ArtifactStore and EventSource are optional
+// (their endpoints answer 503 without them), and so is the process's *prometheus.Registry
 // (without it there is no /metrics).
 var Module = fx.Module("web",
 	fx.Provide(provide),
@@ -33,6 +33,7 @@ type Params struct {
 	Registry  *prometheus.Registry `optional:"true"`
 	Logs      LogSource            `optional:"true"`
 	Artifacts ArtifactStore        `optional:"true"`
+	Events    EventSource          `optional:"true"`
 	// Identities, when there, serves join tokens, node revocation and
 	// events credentials.
 	Identities *natsauth.Identities `optional:"true"`
@@ -48,6 +49,9 @@ func provide(p Params) *Server {
 	}
 	if p.Identities != nil {
 		opts = append(opts, WithIdentities(p.Identities))
+	}
+	if p.Events != nil {
+		opts = append(opts, WithEvents(p.Events))
 	}
 	o := p.Options
 	if p.Serving != nil {

@@ -196,7 +196,7 @@ func (g *schemaGen) schemaFor(t reflect.Type) *oaSchema {
 		t = t.Elem()
 	}
 	switch t {
-	case reflect.TypeFor[time.Time]():
+	case reflect.TypeFor[time.Time](), reflect.TypeFor[api.MicroTime]():
 		return &oaSchema{Type: "string", Format: "date-time"}
 	case reflect.TypeFor[time.Duration]():
 		return &oaSchema{Type: "integer", Format: "int64", Description: "nanoseconds"}
@@ -334,7 +334,7 @@ func (g *schemaGen) watchEventSchema() *oaSchema {
 // buildOpenAPI builds the document for the routes.
 func buildOpenAPI(routes []*echo.Route) *oaDocument {
 	g := newSchemaGen()
-	for _, info := range api.Kinds() {
+	for _, info := range append(api.Kinds(), api.EventKind()) {
 		g.schemas[info.Kind] = nil // reserve the Kind's name for its type
 		t := reflect.TypeOf(info.New()).Elem()
 		g.names[t] = info.Kind
@@ -562,8 +562,10 @@ func (g *schemaGen) operation(r *echo.Route) *oaOperation {
 		switch r.Method {
 		case http.MethodGet, http.MethodDelete:
 		case http.MethodPatch:
+			op.Parameters = append(op.Parameters, dryRunParam())
 			op.RequestBody = &oaRequestBody{Required: true, Content: map[string]oaMediaType{api.MediaMergePatch: {Schema: &oaSchema{Type: "object"}}}}
 		default:
+			op.Parameters = append(op.Parameters, dryRunParam())
 			op.RequestBody = objectBody(body)
 		}
 		op.Responses["200"] = oaResponse{Description: "the " + ri.Subresource, Content: jsonContent(body)}
@@ -589,27 +591,38 @@ func (g *schemaGen) operation(r *echo.Route) *oaOperation {
 		op.Responses["200"] = oaResponse{Description: "the object", Content: jsonContent(obj)}
 	case auth.VerbCreate:
 		op.OperationID, op.Summary = name("create"), "create one "+strings.ToLower(kind)
+		op.Parameters = append(op.Parameters, dryRunParam())
 		op.RequestBody = objectBody(obj)
 		op.Responses["201"] = oaResponse{Description: "created", Content: jsonContent(obj)}
 	case auth.VerbUpdate:
 		op.OperationID, op.Summary = name("replace"), "replace one "+strings.ToLower(kind)+" (metadata.resourceVersion makes it conditional: 409 when stale)"
+		op.Parameters = append(op.Parameters, dryRunParam())
 		op.RequestBody = objectBody(obj)
 		op.Responses["200"] = oaResponse{Description: "replaced", Content: jsonContent(obj)}
 	case auth.VerbPatch:
 		op.OperationID, op.Summary = name("patch"), "change one "+strings.ToLower(kind)+" with a JSON merge patch"
+		op.Parameters = append(op.Parameters, dryRunParam())
 		op.RequestBody = &oaRequestBody{Required: true, Content: map[string]oaMediaType{"application/merge-patch+json": {Schema: &oaSchema{Type: "object"}}}}
 		op.Responses["200"] = oaResponse{Description: "patched", Content: jsonContent(obj)}
 	case auth.VerbDelete:
 		op.OperationID, op.Summary = name("delete"), "delete one "+strings.ToLower(kind)
 		op.Parameters = append(op.Parameters,
 			queryParam("propagationPolicy", "string", "Background (default), Foreground or Orphan: what becomes of the objects it owns"),
-			queryParam("gracePeriodSeconds", "integer", "for pods: seconds to stop; 0 removes at once"))
+			queryParam("gracePeriodSeconds", "integer", "for pods: seconds to stop; 0 removes at once"),
+			dryRunParam())
 		op.Responses["200"] = oaResponse{Description: "its last state: gone, or marked for deletion", Content: jsonContent(obj)}
 	default:
 		op.OperationID = name(string(ri.Verb))
 		op.Responses["200"] = oaResponse{Description: "done", Content: jsonContent(&oaSchema{Type: "object"})}
 	}
 	return op
+}
+
+// dryRunParam is the dryRun parameter of every write.
+func dryRunParam() oaParameter {
+	p := queryParam(api.ParamDryRun, "string", "All: check the write as a real one and answer what would be stored, storing nothing")
+	p.Schema.Enum = []string{api.DryRunAll}
+	return p
 }
 
 func listParams() []oaParameter {

@@ -42,12 +42,16 @@ func (k kindHandlers) patch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	dry, err := dryRun(c)
+	if err != nil {
+		return err
+	}
 	patch, rv, err := readMergePatch(c)
 	if err != nil {
 		return aboutObject(err, k.info, name)
 	}
 	ctx := c.Request().Context()
-	obj, err := k.updateWithRetry(ctx, ns, name, rv, func(stored api.Object) (api.Object, error) {
+	obj, err := k.updateWithRetry(ctx, k.s.writeStore(dry), ns, name, rv, func(stored api.Object) (api.Object, error) {
 		obj, err := k.applyMergePatch(stored, patch)
 		if err != nil {
 			return nil, err
@@ -58,7 +62,7 @@ func (k kindHandlers) patch(c echo.Context) error {
 		return aboutObject(err, k.info, name)
 	}
 	m := obj.GetObjectMeta()
-	k.s.log.Info("patched", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name, "resourceVersion", m.ResourceVersion)
+	k.s.log.Log(ctx, writeLogLevel(dry), "patched", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name, "resourceVersion", m.ResourceVersion, "dryRun", dry)
 	k.setTypeMeta(obj)
 	return c.JSON(http.StatusOK, obj)
 }
@@ -99,13 +103,14 @@ func (k kindHandlers) prepareReplacement(ctx context.Context, ns, name string, s
 }
 
 // updateWithRetry reads the object, lets build make its new version, and
-// writes that over what was read. With wantRV set the stored object must be
+// writes that over what was read through st (a DryRun view for a dry run,
+// which writes nothing). With wantRV set the stored object must be
 // at that resourceVersion (a conflict otherwise, and a lost race is final);
 // without, a write that lost a race with another writer reads and builds
 // again, up to patchAttempts times. build may change and return stored.
-func (k kindHandlers) updateWithRetry(ctx context.Context, ns, name, wantRV string, build func(stored api.Object) (api.Object, error)) (api.Object, error) {
+func (k kindHandlers) updateWithRetry(ctx context.Context, st *store.Store, ns, name, wantRV string, build func(stored api.Object) (api.Object, error)) (api.Object, error) {
 	for attempt := 1; ; attempt++ {
-		stored, err := k.s.store.GetObject(ctx, k.info, ns, name)
+		stored, err := st.GetObject(ctx, k.info, ns, name)
 		if err != nil {
 			return nil, err
 		}
@@ -118,9 +123,11 @@ func (k kindHandlers) updateWithRetry(ctx context.Context, ns, name, wantRV stri
 			return nil, err
 		}
 		obj.GetObjectMeta().ResourceVersion = storedRV
-		err = k.s.store.UpdateObject(ctx, obj)
+		err = st.UpdateObject(ctx, obj)
 		if err == nil {
-			k.s.quotaWritten(ctx, obj)
+			if !st.IsDryRun() {
+				k.s.quotaWritten(ctx, obj)
+			}
 			return obj, nil
 		}
 		if wantRV != "" || attempt >= patchAttempts || !errors.Is(err, store.ErrConflict) {

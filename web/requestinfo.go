@@ -125,6 +125,8 @@ func resolveRequest(req *http.Request) requestInfo {
 			ri.Namespaced, ri.kind = false, "SecretsEncryption"
 		case path.Base(api.ArtifactsPath):
 			ri.Namespaced, ri.kind = false, "Artifact"
+		case api.EventKind().Resource:
+			ri.Namespaced, ri.kind = true, api.EventKind().Kind
 		}
 	}
 	switch req.Method {

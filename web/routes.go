@@ -48,6 +48,11 @@ func (s *Server) routes() {
 	e.DELETE(item, s.deletePod)
 	e.GET(item+"/"+api.LogSubresource, s.podLog)
 
+	// Events are read from the events stream, not the store (events.go).
+	e.GET(api.ResourcePath(api.EventKind(), "", ""), s.listEvents)
+	e.GET(api.ResourcePath(api.EventKind(), ":"+paramNamespace, ""), s.listEvents)
+	e.GET(api.ResourcePath(api.EventKind(), ":"+paramNamespace, ":"+paramName), s.getEvent)
+
 	nodes, _ := api.LookupKind("Node")
 	s.register(nodes, verbs{get: true, list: true}, s.kind(nodes))
 

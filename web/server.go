@@ -103,6 +103,7 @@ type Server struct {
 	store      *store.Store
 	logs       LogSource
 	artifacts  ArtifactStore
+	events     EventSource // nil: the events endpoints answer 503
 	log        *slog.Logger
 	echo       *echo.Echo
 	now        func() time.Time

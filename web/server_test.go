@@ -21,6 +21,7 @@ import (
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/auth"
+	"github.com/skiff-sh/skiff/controlplane/events"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
 	"github.com/skiff-sh/skiff/testbed/natstest"
@@ -98,6 +99,9 @@ type testAPI struct {
 	artifacts *fakeArtifacts
 	base      string
 	admin     string // an admin token of all namespaces
+	// events records events on the stream the server's events endpoints
+	// read.
+	events *events.Recorder
 }
 
 func openTestStore(t *testing.T) *store.Store {
@@ -151,14 +155,17 @@ func startTestAPI(t *testing.T, tune ...func(*Options)) *testAPI {
 	if err != nil {
 		t.Fatalf("admin token: %v", err)
 	}
+	if _, err := events.EnsureStream(t.Context(), js, events.StreamOptions{}); err != nil {
+		t.Fatalf("events stream: %v", err)
+	}
 	a := &testAPI{t: t, store: st, tokens: tokens, registry: prometheus.NewRegistry(), admin: admin.Token,
-		logs: &fakeLogs{data: []byte("hello\nworld\n")}, artifacts: &fakeArtifacts{}}
+		logs: &fakeLogs{data: []byte("hello\nworld\n")}, artifacts: &fakeArtifacts{}, events: events.NewRecorder(js.Conn())}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts := Options{Listen: "127.0.0.1:0", MaxBodyBytes: testMaxBody}
 	for _, f := range tune {
 		f(&opts)
 	}
-	a.srv = New(opts, st, a.logs, a.artifacts, log, WithAuth(tokens), WithMetrics(a.registry))
+	a.srv = New(opts, st, a.logs, a.artifacts, log, WithAuth(tokens), WithMetrics(a.registry), WithEvents(events.NewReader(js)))
 	if err := a.srv.Start(t.Context()); err != nil {
 		t.Fatalf("start api: %v", err)
 	}

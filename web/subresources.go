@@ -110,7 +110,11 @@ func (k kindHandlers) patchStatus(c echo.Context) error {
 // writeStatus stores the status of the object newStatus makes from the
 // stored one, and nothing else of it.
 func (k kindHandlers) writeStatus(c echo.Context, ns, name, rv string, newStatus func(stored api.Object) (api.Object, error)) error {
-	obj, err := k.updateWithRetry(c.Request().Context(), ns, name, rv, func(stored api.Object) (api.Object, error) {
+	dry, err := dryRun(c)
+	if err != nil {
+		return err
+	}
+	obj, err := k.updateWithRetry(c.Request().Context(), k.s.writeStore(dry), ns, name, rv, func(stored api.Object) (api.Object, error) {
 		from, err := newStatus(stored)
 		if err != nil {
 			return nil, err
@@ -125,7 +129,7 @@ func (k kindHandlers) writeStatus(c echo.Context, ns, name, rv string, newStatus
 		return aboutObject(err, k.info, name)
 	}
 	m := obj.GetObjectMeta()
-	k.s.log.Info("status written", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name, "resourceVersion", m.ResourceVersion)
+	k.s.log.Log(c.Request().Context(), writeLogLevel(dry), "status written", "kind", k.info.Kind, "namespace", m.Namespace, "name", m.Name, "resourceVersion", m.ResourceVersion, "dryRun", dry)
 	k.setTypeMeta(obj)
 	return c.JSON(http.StatusOK, obj)
 }
@@ -185,8 +189,12 @@ func (k kindHandlers) patchScale(c echo.Context) error {
 // writeScale sets the object's spec.replicas to what want makes of the
 // stored object, and answers with the new Scale.
 func (k kindHandlers) writeScale(c echo.Context, ns, name, rv string, want func(stored api.Object) (*api.Scale, error)) error {
+	dry, err := dryRun(c)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
-	obj, err := k.updateWithRetry(ctx, ns, name, rv, func(stored api.Object) (api.Object, error) {
+	obj, err := k.updateWithRetry(ctx, k.s.writeStore(dry), ns, name, rv, func(stored api.Object) (api.Object, error) {
 		sc, err := want(stored)
 		if err != nil {
 			return nil, err
@@ -200,7 +208,7 @@ func (k kindHandlers) writeScale(c echo.Context, ns, name, rv string, want func(
 		return aboutObject(err, k.info, name)
 	}
 	sc := scaleOf(obj)
-	k.s.log.Info("scaled", "kind", k.info.Kind, "namespace", sc.Namespace, "name", sc.Name, "replicas", sc.Spec.Replicas, "resourceVersion", sc.ResourceVersion)
+	k.s.log.Log(ctx, writeLogLevel(dry), "scaled", "kind", k.info.Kind, "namespace", sc.Namespace, "name", sc.Name, "replicas", sc.Spec.Replicas, "resourceVersion", sc.ResourceVersion, "dryRun", dry)
 	return c.JSON(http.StatusOK, sc)
 }
 

@@ -311,7 +311,10 @@ func (w *eventWriter) start() error {
 
 func (w *eventWriter) write(ev watchEvent) error {
 	tm := ev.obj.GetTypeMeta()
-	info := api.KindOf(ev.obj)
+	info := api.EventKind() // Events are not in api.Kinds(), which KindOf knows
+	if _, isEvent := ev.obj.(*api.Event); !isEvent {
+		info = api.KindOf(ev.obj)
+	}
 	tm.Kind, tm.APIVersion = info.Kind, info.APIVersion()
 	b, err := json.Marshal(struct {
 		Type   api.WatchEventType `json:"type"`

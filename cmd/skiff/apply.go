@@ -24,6 +24,7 @@ import (
 type applyOptions struct {
 	files     []string
 	namespace string
+	dryRun    string
 }
 
 func newApplyCmd() *cobra.Command {
@@ -49,7 +50,12 @@ manifest as its image (image: ./app.wasm): apply uploads it to the control
 plane and runs the pod from the uploaded copy.
 
 Every document is checked before anything is sent; an invalid one is
-reported with its file and fields and not sent.`,
+reported with its file and fields and not sent.
+
+--dry-run=server sends every object as a dry run: the server checks it as
+it would a real one (validation, namespace, quota, your token's rights) and
+stores nothing; --dry-run=client only checks the manifests here and reads
+the stored objects to say what would change. Neither uploads Wasm modules.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runApply(cmd, o)
@@ -57,6 +63,7 @@ reported with its file and fields and not sent.`,
 	}
 	cmd.Flags().StringArrayVarP(&o.files, "filename", "f", nil, "manifest file, directory, or - for standard input (repeatable)")
 	addNamespaceFlag(cmd, &o.namespace)
+	addDryRunFlag(cmd, &o.dryRun)
 	return cmd
 }
 
@@ -73,6 +80,10 @@ func applyError(label string, err error) error { return fmt.Errorf("%s: %w", lab
 func runApply(cmd *cobra.Command, o applyOptions) error {
 	if len(o.files) == 0 {
 		return errors.New("name the manifests to apply with -f FILE, -f DIR or -f - (standard input)")
+	}
+	mode, err := parseDryRun(o.dryRun)
+	if err != nil {
+		return err
 	}
 	var docs []manifest
 	var errs []error
@@ -115,6 +126,11 @@ func runApply(cmd *cobra.Command, o applyOptions) error {
 	for _, r := range todo {
 		info := api.KindOf(r.obj)
 		label := fmt.Sprintf("%s: %s/%s", r.label, qualifiedKind(info), r.obj.GetObjectMeta().Name)
+		// A dry run uploads nothing: the pod keeps the reference the
+		// upload would return (prepareObject set it from the digest).
+		if mode != dryRunNone {
+			r.modules = nil
+		}
 		if err := uploadModules(cmd.Context(), c, r.obj, r.modules, uploaded); err != nil {
 			if isConnectionError(err) {
 				return err
@@ -122,7 +138,7 @@ func runApply(cmd *cobra.Command, o applyOptions) error {
 			errs = append(errs, applyError(label, err))
 			continue
 		}
-		result, err := applyObject(cmd.Context(), c, r.obj, r.doc)
+		result, err := applyObject(cmd.Context(), c, r.obj, r.doc, mode)
 		if err != nil {
 			if isConnectionError(err) {
 				return err // every other document would fail the same way
@@ -130,7 +146,7 @@ func runApply(cmd *cobra.Command, o applyOptions) error {
 			errs = append(errs, applyError(label, err))
 			continue
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", qualifiedKind(info), r.obj.GetObjectMeta().Name, result)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s%s\n", qualifiedKind(info), r.obj.GetObjectMeta().Name, result, mode.suffix())
 	}
 	return errors.Join(errs...)
 }
@@ -301,15 +317,30 @@ const updateAttempts = 5
 // applyObject creates obj, or replaces the stored object of that name,
 // and says which: created, configured or unchanged. doc is the manifest
 // obj was decoded from: the fields it leaves out that other commands set
-// keep their stored values (keepUnsetFields).
-func applyObject(ctx context.Context, c *client.Client, obj api.Object, doc []byte) (string, error) {
-	if _, err := c.CreateObject(ctx, obj); err == nil {
+// keep their stored values (keepUnsetFields). A client dry run only reads;
+// a server dry run sends the writes with dryRun=All.
+func applyObject(ctx context.Context, c *client.Client, obj api.Object, doc []byte, mode dryRunMode) (string, error) {
+	info := api.KindOf(obj)
+	m := obj.GetObjectMeta()
+	if mode == dryRunClient {
+		stored, err := c.GetObject(ctx, info, m.Namespace, m.Name)
+		switch {
+		case client.IsNotFound(err):
+			return "created", nil
+		case err != nil:
+			return "", err
+		}
+		keepUnsetFields(doc, stored, obj)
+		if unchanged(stored, obj) {
+			return "unchanged", nil
+		}
+		return "configured", nil
+	}
+	if _, err := c.CreateObject(ctx, obj, mode.writeOptions()...); err == nil {
 		return "created", nil
 	} else if !client.IsAlreadyExists(err) {
 		return "", err
 	}
-	info := api.KindOf(obj)
-	m := obj.GetObjectMeta()
 	for attempt := 1; ; attempt++ {
 		stored, err := c.GetObject(ctx, info, m.Namespace, m.Name)
 		if err != nil {
@@ -320,7 +351,7 @@ func applyObject(ctx context.Context, c *client.Client, obj api.Object, doc []by
 			return "unchanged", nil
 		}
 		m.ResourceVersion = stored.GetObjectMeta().ResourceVersion
-		_, err = c.UpdateObject(ctx, obj)
+		_, err = c.UpdateObject(ctx, obj, mode.writeOptions()...)
 		if err == nil {
 			return "configured", nil
 		}

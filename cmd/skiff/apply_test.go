@@ -329,3 +329,64 @@ func TestApplyKeepsScaleAndPauseTheManifestLeavesOut(t *testing.T) {
 		t.Fatalf("explicit fields not applied: replicas %d paused %v", *d.Spec.Replicas, d.Spec.Paused)
 	}
 }
+
+func (e *cliEnv) kvRevision() uint64 {
+	e.t.Helper()
+	_, rev, err := e.store.Revisions(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rev
+}
+
+func TestApplyDryRunWritesNothing(t *testing.T) {
+	e := startCLIEnv(t)
+	dir := t.TempDir()
+	f := writeFile(t, dir, "web.yaml", podManifest("web", "nginx:1.27"))
+	mod := minimalWasm("hello")
+	if err := os.WriteFile(filepath.Join(dir, "hello.wasm"), mod, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wasm := writeFile(t, dir, "hello.yaml", wasmPodManifest("hello-wasm", "./hello.wasm"))
+	rev := e.kvRevision()
+
+	if out := e.mustRun("apply", "-f", f, "--dry-run=server"); out != "pod/web created (server dry run)\n" {
+		t.Fatalf("server dry run printed %q", out)
+	}
+	if out := e.mustRun("apply", "-f", f, "--dry-run=client"); out != "pod/web created (dry run)\n" {
+		t.Fatalf("client dry run printed %q", out)
+	}
+	if out := e.mustRun("apply", "-f", wasm, "--dry-run=server"); out != "pod/hello-wasm created (server dry run)\n" {
+		t.Fatalf("server dry run of a local module printed %q", out)
+	}
+	if got := e.kvRevision(); got != rev || e.pod("default", "web") != nil {
+		t.Fatalf("a dry run wrote: revision %d → %d", rev, got)
+	}
+
+	e.mustRun("apply", "-f", f)
+	writeFile(t, dir, "web.yaml", podManifest("web", "nginx:1.28"))
+	rev = e.kvRevision()
+	for _, mode := range []string{"client", "server"} {
+		want := "pod/web configured (dry run)\n"
+		if mode == "server" {
+			want = "pod/web configured (server dry run)\n"
+		}
+		if out := e.mustRun("apply", "-f", f, "--dry-run="+mode); out != want {
+			t.Fatalf("%s dry run of a change printed %q", mode, out)
+		}
+	}
+	if p := e.pod("default", "web"); e.kvRevision() != rev || p.Spec.Containers[0].Image != "nginx:1.27" {
+		t.Fatalf("a dry run of a change wrote: %+v", p)
+	}
+
+	// The server checks what the client cannot: here, a missing namespace.
+	_, _, err := e.run("apply", "-f", f, "-n", "nowhere", "--dry-run=server")
+	if err == nil || !strings.Contains(err.Error(), "nowhere") {
+		t.Fatalf("server dry run into a missing namespace: %v", err)
+	}
+	for _, bad := range []string{"--dry-run", "--dry-run=maybe"} {
+		if _, _, err := e.run("apply", "-f", f, bad); err == nil || !strings.Contains(err.Error(), "--dry-run") {
+			t.Fatalf("apply %s: %v", bad, err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -102,4 +103,54 @@ func orNone(s string) string {
 		return "<none>"
 	}
 	return s
+}
+
+// dryRunMode is --dry-run: none (write), client (check locally, write
+// nothing, send nothing that writes) or server (the server checks the
+// write as a real one: dryRun=All).
+type dryRunMode string
+
+const (
+	dryRunNone   dryRunMode = "none"
+	dryRunClient dryRunMode = "client"
+	dryRunServer dryRunMode = "server"
+	// dryRunUnset is what a bare --dry-run parses to, refused as kubectl
+	// refuses it.
+	dryRunUnset dryRunMode = "unchanged"
+)
+
+// addDryRunFlag adds kubectl's --dry-run=none|client|server.
+func addDryRunFlag(cmd *cobra.Command, mode *string) {
+	cmd.Flags().StringVar(mode, "dry-run", string(dryRunNone), `"none", "client" or "server": with client, only print what would be sent; with server, the server checks everything a real request passes (validation, namespace, quota, rights) and nothing is stored`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(dryRunUnset)
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", cobra.FixedCompletions([]string{"none", "client", "server"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+func parseDryRun(v string) (dryRunMode, error) {
+	switch m := dryRunMode(strings.ToLower(v)); m {
+	case dryRunNone, dryRunClient, dryRunServer:
+		return m, nil
+	case dryRunUnset:
+		return "", errors.New("--dry-run needs a value: --dry-run=none, --dry-run=client or --dry-run=server")
+	}
+	return "", fmt.Errorf("--dry-run %q is not one of none, client, server", v)
+}
+
+// suffix is what kubectl appends to a line about a dry run.
+func (m dryRunMode) suffix() string {
+	switch m {
+	case dryRunClient:
+		return " (dry run)"
+	case dryRunServer:
+		return " (server dry run)"
+	}
+	return ""
+}
+
+// writeOptions are the client's options for a write in this mode.
+func (m dryRunMode) writeOptions() []client.WriteOption {
+	if m == dryRunServer {
+		return []client.WriteOption{client.DryRun()}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
+	"github.com/skiff-sh/skiff/controlplane/events"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/store"
 	"github.com/skiff-sh/skiff/testbed/natstest"
@@ -43,10 +44,18 @@ type cliEnv struct {
 	t      *testing.T
 	server string
 	store  *store.Store
-	nats   string // the NATS server's client URL (events)
+	nats   string              // the NATS server's client URL
+	js     jetstream.JetStream // where the events stream is
 }
 
 func startCLIEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	return startCLIEnvWith(t, true)
+}
+
+// startCLIEnvWith starts the env; withEvents serves the events endpoints
+// from the events stream, as skiff server does.
+func startCLIEnvWith(t *testing.T, withEvents bool) *cliEnv {
 	t.Helper()
 	isolateClientConfig(t)
 	ns, err := natsserver.Start(natsserver.Options{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()}, nil)
@@ -73,12 +82,19 @@ func startCLIEnv(t *testing.T) *cliEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := web.New(web.Options{Listen: "127.0.0.1:0"}, st, cliLogs{}, arts, nil)
+	var opts []web.ServerOption
+	if withEvents {
+		if _, err := events.EnsureStream(ctx, js, events.StreamOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, web.WithEvents(events.NewReader(js)))
+	}
+	srv := web.New(web.Options{Listen: "127.0.0.1:0"}, st, cliLogs{}, arts, nil, opts...)
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return &cliEnv{t: t, server: srv.URL(), store: st, nats: ns.ClientURL()}
+	return &cliEnv{t: t, server: srv.URL(), store: st, nats: ns.ClientURL(), js: js}
 }
 
 // isolateClientConfig keeps the tests away from the user's config file

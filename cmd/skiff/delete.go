@@ -16,6 +16,7 @@ type deleteOptions struct {
 	force         bool
 	cascade       string
 	labelSelector string
+	dryRun        string
 }
 
 func newDeleteCmd() *cobra.Command {
@@ -35,7 +36,11 @@ ReplicaSets and their pods, a Job's pods):
 A pod running on a node is stopped by its agent within its grace period
 (spec.terminationGracePeriodSeconds, or --grace-period) and shows as
 Terminating until the agent confirms. --force (or --grace-period=0) removes
-it from the control plane at once, without waiting for the node.`,
+it from the control plane at once, without waiting for the node.
+
+--dry-run=server asks the server to check each delete as a real one (the
+object exists, your token may delete it) and deletes nothing;
+--dry-run=client only reads the objects and prints what would be deleted.`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeKindAndNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,6 +53,7 @@ it from the control plane at once, without waiting for the node.`,
 	f.BoolVar(&o.force, "force", false, "remove pods at once, without waiting for their node to stop them")
 	f.StringVar(&o.cascade, "cascade", "background", "what becomes of the dependents: background, foreground or orphan")
 	f.StringVarP(&o.labelSelector, "selector", "l", "", "delete every object of the kind whose labels match, like app=web")
+	addDryRunFlag(cmd, &o.dryRun)
 	_ = cmd.RegisterFlagCompletionFunc("cascade", cobra.FixedCompletions([]string{"background", "foreground", "orphan"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("namespace", completeNamespaces)
 	return cmd
@@ -85,11 +91,15 @@ func runDelete(cmd *cobra.Command, args []string, o deleteOptions) error {
 	if err != nil {
 		return err
 	}
+	mode, err := parseDryRun(o.dryRun)
+	if err != nil {
+		return err
+	}
 	c, err := apiClient(cmd)
 	if err != nil {
 		return err
 	}
-	opts := client.DeleteOptions{PropagationPolicy: policy}
+	opts := client.DeleteOptions{PropagationPolicy: policy, DryRun: mode == dryRunServer}
 	switch {
 	case o.force:
 		zero := int64(0)
@@ -117,14 +127,24 @@ func runDelete(cmd *cobra.Command, args []string, o deleteOptions) error {
 	}
 	var errs []error
 	for _, r := range refs {
-		if _, err := c.DeleteObject(cmd.Context(), r.info, ns, r.name, opts); err != nil {
+		del := func() error {
+			_, err := c.DeleteObject(cmd.Context(), r.info, ns, r.name, opts)
+			return err
+		}
+		if mode == dryRunClient {
+			del = func() error {
+				_, err := c.GetObject(cmd.Context(), r.info, ns, r.name)
+				return err
+			}
+		}
+		if err := del(); err != nil {
 			if isConnectionError(err) {
 				return err // every other name would fail the same way
 			}
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s %q deleted\n", qualifiedKind(r.info), r.name)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s %q deleted%s\n", qualifiedKind(r.info), r.name, mode.suffix())
 	}
 	return errors.Join(errs...)
 }

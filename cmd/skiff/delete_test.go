@@ -137,3 +137,30 @@ func TestDeleteBySelectorAndKindsOfEveryGroup(t *testing.T) {
 		}
 	}
 }
+
+func TestDeleteDryRunDeletesNothing(t *testing.T) {
+	e := startCLIEnv(t)
+	e.putPod("default", "busy", false, "edge-1", api.PodStatus{Phase: api.PodRunning})
+	_, before, err := e.store.Revisions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := e.mustRun("delete", "pod", "busy", "--dry-run=server"); out != "pod \"busy\" deleted (server dry run)\n" {
+		t.Fatalf("server dry run printed %q", out)
+	}
+	if out := e.mustRun("delete", "pod", "busy", "--dry-run=client", "--force"); out != "pod \"busy\" deleted (dry run)\n" {
+		t.Fatalf("client dry run printed %q", out)
+	}
+	for _, mode := range []string{"client", "server"} {
+		if _, _, err := e.run("delete", "pod", "missing", "--dry-run="+mode); err == nil || !strings.Contains(err.Error(), "not found") {
+			t.Fatalf("%s dry run of a missing pod: %v", mode, err)
+		}
+	}
+	_, after, err := e.store.Revisions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := e.pod("default", "busy"); after != before || p == nil || p.DeletionTimestamp != nil {
+		t.Fatalf("a dry run deleted: revision %d → %d, pod %+v", before, after, p)
+	}
+}

@@ -21,7 +21,6 @@ import (
 type describeOptions struct {
 	namespace     string
 	labelSelector string
-	nats          string
 	events        int
 }
 
@@ -33,10 +32,10 @@ func newDescribeCmd() *cobra.Command {
 		Long: `Show the details of objects, as kubectl describe does: their key fields,
 status and conditions, what they own or run, and their recent events.
 
-The events are read from the SKIFF_EVENTS stream of the cluster's NATS
-server (its URL is in the client config "skiff up" writes, or --nats).
-When NATS cannot be reached, describe says so in one line and shows the
-object without its events.
+The events are read through the API (GET /api/v1/namespaces/NS/events with
+the object as fieldSelector), as kubectl describe reads them. When the API
+cannot serve them, describe says so in one line and shows the object
+without its events.
 
   skiff describe pod web-1
   skiff describe deployment/web
@@ -51,7 +50,6 @@ object without its events.
 	addNamespaceFlag(cmd, &o.namespace)
 	cmd.Flags().StringVarP(&o.labelSelector, "selector", "l", "", "describe every object of the kind whose labels match, like app=web")
 	cmd.Flags().IntVar(&o.events, "events", describeEvents, "show at most this many of the object's newest events (0: none)")
-	addNATSFlag(cmd, &o.nats)
 	_ = cmd.RegisterFlagCompletionFunc("namespace", completeNamespaces)
 	return cmd
 }
@@ -107,8 +105,7 @@ func runDescribe(cmd *cobra.Command, args []string, o describeOptions) error {
 		}
 		objs = append(objs, obj)
 	}
-	ev := &describeEventSource{flag: o.nats, limit: o.events, warn: cmd.ErrOrStderr()}
-	defer ev.close()
+	ev := &describeEventSource{c: c, limit: o.events, warn: cmd.ErrOrStderr()}
 	out := cmd.OutOrStdout()
 	for i, obj := range objs {
 		if i > 0 {
@@ -124,46 +121,28 @@ func runDescribe(cmd *cobra.Command, args []string, o describeOptions) error {
 	return errors.Join(errs...)
 }
 
-// describeEventSource reads objects' events for describe: it connects to
-// NATS once, on first use, and when that fails says so once.
+// describeEventSource reads objects' events for describe through the
+// API; when that fails it says so once.
 type describeEventSource struct {
-	flag  string
+	c     *client.Client
 	limit int
 	warn  io.Writer
 
-	tried  bool
-	stream *eventStream
-	err    error
+	failed bool
 }
 
-// events returns an object's newest events, or an error already reported
-// to the user.
-func (s *describeEventSource) events(ctx context.Context, obj api.Object) ([]api.CloudEvent, error) {
-	if !s.tried {
-		s.tried = true
-		s.stream, s.err = connectEvents(s.flag)
-		if s.err != nil {
-			fmt.Fprintf(s.warn, "warning: events not shown: %v\n", s.err)
-		}
-	}
-	if s.err != nil {
-		return nil, s.err
-	}
+// events returns an object's newest events, oldest first, or an error
+// already reported to the user.
+func (s *describeEventSource) events(ctx context.Context, obj api.Object) ([]*api.Event, error) {
 	info := api.KindOf(obj)
 	m := obj.GetObjectMeta()
-	var out []api.CloudEvent
-	err := s.stream.read(ctx, eventQuery{filter: api.EventSubject(info, m.Namespace, m.Name), limit: s.limit},
-		func(past []api.CloudEvent) error { out = past; return nil }, nil)
-	if err != nil && ctx.Err() == nil {
-		fmt.Fprintf(s.warn, "warning: events of %s/%s not shown: %v\n", info.Singular, m.Name, err)
+	q := eventsOfObject(info, m.Namespace, m.Name)
+	evs, _, err := s.c.ListEvents(ctx, q.namespace, client.ListOptions{FieldSelector: q.fieldSelector, Limit: int64(s.limit)})
+	if err != nil && ctx.Err() == nil && !s.failed {
+		s.failed = true
+		fmt.Fprintf(s.warn, "warning: events not shown: %v\n", err)
 	}
-	return out, err
-}
-
-func (s *describeEventSource) close() {
-	if s.stream != nil {
-		s.stream.Close()
-	}
+	return evs, err
 }
 
 // describer writes "Key:  value" lines, nested by indentation, aligned as
@@ -305,7 +284,7 @@ func describeObject(ctx context.Context, w io.Writer, c *client.Client, obj api.
 	return d.flush()
 }
 
-func (d *describer) events(events []api.CloudEvent, err error) {
+func (d *describer) events(events []*api.Event, err error) {
 	switch {
 	case err != nil:
 		d.kv(0, "Events", "<unavailable>")
@@ -318,11 +297,11 @@ func (d *describer) events(events []api.CloudEvent, err error) {
 	d.line(1, "Type\tReason\tAge\tFrom\tMessage")
 	d.line(1, "----\t------\t----\t----\t-------")
 	for _, e := range events {
-		from := e.Source
-		if e.Data.Node != "" && e.Data.Kind == "Node" {
-			from = "node/" + e.Data.Node
+		from := e.Source.Component
+		if e.Source.Host != "" && e.InvolvedObject.Kind == "Node" {
+			from = "node/" + e.Source.Host
 		}
-		d.line(1, "%s\t%s\t%s\t%s\t%s", eventSeverity(e.Data.Reason), e.Data.Reason, age(e.Time, d.now), from, e.Data.Message)
+		d.line(1, "%s\t%s\t%s\t%s\t%s", e.Type, e.Reason, age(eventTime(e), d.now), from, e.Message)
 	}
 }
 

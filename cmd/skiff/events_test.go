@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/controlplane/events"
-	"github.com/skiff-sh/skiff/web/client"
 )
 
 // eventFeed records events into the env's SKIFF_EVENTS stream, as the
@@ -25,8 +23,7 @@ type eventFeed struct {
 	sent   uint64
 }
 
-// startEvents creates the events stream on the env's NATS server and
-// writes the client config (API and NATS URL) as skiff up does.
+// startEvents records into the events stream the env's API serves.
 func (e *cliEnv) startEvents() *eventFeed {
 	e.t.Helper()
 	nc, err := nats.Connect(e.nats)
@@ -34,31 +31,11 @@ func (e *cliEnv) startEvents() *eventFeed {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	s, err := events.EnsureStream(e.t.Context(), e.js, events.StreamOptions{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	s, err := events.EnsureStream(e.t.Context(), js, events.StreamOptions{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.writeConfig(e.nats)
 	return &eventFeed{t: e.t, rec: events.NewRecorder(nc), stream: s}
-}
-
-// writeConfig writes the client config with the env's API and natsURL,
-// keeping what else it holds.
-func (e *cliEnv) writeConfig(natsURL string) {
-	e.t.Helper()
-	path := client.DefaultConfigPath()
-	cfg, err := client.LoadConfig(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		e.t.Fatal(err)
-	}
-	cfg.Server, cfg.NATS = e.server, natsURL
-	if err := client.WriteConfig(path, cfg); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 // record publishes an event about obj and waits until the stream keeps it.
@@ -155,27 +132,16 @@ func TestEventsWatchPrintsNewEventsAsTheyHappen(t *testing.T) {
 	}
 }
 
-func TestEventsWithoutNATSSayWhatToDo(t *testing.T) {
-	e := startCLIEnv(t)
+func TestEventsErrorsSayWhatToDo(t *testing.T) {
+	e := startCLIEnvWith(t, false)
 	_, _, err := e.run("events")
-	if err == nil || !strings.Contains(err.Error(), "no NATS URL to read events from: there is no client config at") || !strings.Contains(err.Error(), "--nats") {
-		t.Fatalf("no config: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "list events:") || !strings.Contains(err.Error(), "cannot read events") {
+		t.Fatalf("a server without events: %v", err)
 	}
-	e.writeConfig("")
-	_, _, err = e.run("events")
-	if err == nil || !strings.Contains(err.Error(), "has none; pass --nats nats://HOST:4222") {
-		t.Fatalf("config without nats: %v", err)
-	}
-	closed := "nats://" + strings.TrimPrefix(closedServer(t), "http://")
-	_, _, err = e.run("events", "--nats", closed)
-	want := "cannot reach NATS at " + closed + " to read events"
-	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
-		t.Fatalf("closed port: %v, want %q…", err, want)
-	}
-	// A NATS server without the stream: no events yet.
-	_, errOut, err := e.run("events", "--nats", e.nats)
-	if err != nil || errOut != "No events found in default namespace.\n" {
-		t.Fatalf("no stream: %q %v", errOut, err)
+	closed := closedServer(t)
+	_, _, err = runCLI(t, "", "events", "--server", closed)
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), closed) {
+		t.Fatalf("closed port: %v, want one line naming %s", err, closed)
 	}
 	for _, tt := range []struct {
 		args []string
@@ -185,6 +151,7 @@ func TestEventsWithoutNATSSayWhatToDo(t *testing.T) {
 		{[]string{"events", "--for", "gadget/x"}, `--for: unknown resource type "gadget"`},
 		{[]string{"events", "-A", "--for", "pod/x"}, "--for names one object"},
 		{[]string{"events", "--limit", "-1"}, "--limit must be 0"},
+		{[]string{"events", "--limit", "5001"}, "--limit must be at most 5000"},
 	} {
 		if _, _, err := e.run(tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: %v, want %q", tt.args, err, tt.want)
@@ -192,14 +159,17 @@ func TestEventsWithoutNATSSayWhatToDo(t *testing.T) {
 	}
 }
 
-func TestEventSeverity(t *testing.T) {
-	for reason, want := range map[string]string{
-		"Created": "Normal", "Scheduled": "Normal", "Running": "Normal", "NodeReady": "Normal", "Succeeded": "Normal",
-		"Failed": "Warning", "FailedScheduling": "Warning", "ErrImagePull": "Warning", "ImagePullBackOff": "Warning",
-		"CrashLoopBackOff": "Warning", "NodeNotReady": "Warning", "ContainerCannotRun": "Warning", "Restarted": "Warning",
-	} {
-		if got := eventSeverity(reason); got != want {
-			t.Errorf("eventSeverity(%s) = %s, want %s", reason, got, want)
-		}
+// The CLI reads events from the API alone: the client config here has no
+// NATS URL (isolateClientConfig), and the API is the only server named.
+func TestEventsNeedNoNATSURL(t *testing.T) {
+	e := startCLIEnv(t)
+	f := e.startEvents()
+	f.record(podNamed("shop", "api-1"), "Created", "pod created")
+	out, _, err := runCLI(t, "", "events", "-n", "shop", "--server", e.server)
+	if err != nil {
+		t.Fatal(err)
 	}
+	wantRows(t, out,
+		[]string{"LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"},
+		[]string{"0s", "Normal", "Created", "pod/api-1", "pod", "created"})
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -203,5 +204,65 @@ func TestSpecChangesBumpGenerationStatusChangesDoNot(t *testing.T) {
 	stored, _ := pods.Get(ctx, "default", "web")
 	if stored.Generation != 3 {
 		t.Fatalf("spec change through Update: generation %d, want 3", stored.Generation)
+	}
+}
+
+func TestDryRunChecksWritesButMakesNone(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	pods := store.For[*api.Pod](st)
+	dry := store.For[*api.Pod](st.DryRun())
+	stored := newPod("web")
+	if err := pods.Create(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	_, before, err := st.Revisions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p := newPod("")
+	p.GenerateName = "gen-"
+	if err := dry.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Name) != len("gen-")+5 || p.UID == "" || p.CreationTimestamp.IsZero() || p.Generation != 1 || p.ResourceVersion != "" {
+		t.Fatalf("dry-run create = %+v, want a generated name, uid, creationTimestamp, generation 1 and no resourceVersion", p.ObjectMeta)
+	}
+	if _, err := pods.Get(ctx, "default", p.Name); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("dry-run create wrote %s: err = %v", p.Name, err)
+	}
+	if err := dry.Create(ctx, newPod("web")); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("dry-run create of a taken name: err = %v, want ErrAlreadyExists", err)
+	}
+
+	stale := *stored
+	stale.ResourceVersion = strconv.FormatUint(before+7, 10)
+	if err := dry.Update(ctx, &stale); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("dry-run update at a stale version: err = %v, want ErrConflict", err)
+	}
+	changed, err := dry.Mutate(ctx, "default", "web", func(p *api.Pod) error {
+		p.Spec.Containers[0].Image = "busybox:2"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed.Generation != stored.Generation+1 || changed.ResourceVersion != stored.ResourceVersion {
+		t.Fatalf("dry-run mutate = generation %d rv %s, want generation %d and the stored rv %s", changed.Generation, changed.ResourceVersion, stored.Generation+1, stored.ResourceVersion)
+	}
+	if err := dry.Delete(ctx, "default", "web", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := dry.Delete(ctx, "default", "missing", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("dry-run delete of nothing: err = %v, want ErrNotFound", err)
+	}
+
+	got, err := pods.Get(ctx, "default", "web")
+	if err != nil || got.Spec.Containers[0].Image != "busybox" || got.ResourceVersion != stored.ResourceVersion {
+		t.Fatalf("after dry runs the stored pod is %+v, %v; want it unchanged", got, err)
+	}
+	if _, after, err := st.Revisions(ctx); err != nil || after != before {
+		t.Fatalf("bucket revision %d → %d (%v): a dry run wrote", before, after, err)
 	}
 }

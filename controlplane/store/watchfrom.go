@@ -25,10 +25,14 @@ import (
 //   - A watch resumed after revision N delivers every key written after N
 //     once, in its newest state, in revision order. An object written
 //     several times while the watcher was away is delivered once, in its
-//     newest state: intermediate states are not replayed (a live watch sees
-//     them all, unless it falls so far behind that they are replaced before
-//     delivery). Nothing is delivered twice and no object's newest change
-//     is missed. A revision is expired (ErrExpired) only when messages
+//     newest state: intermediate states are not replayed. A live watch
+//     sees them all unless it is behind, even by one write: a write that
+//     replaces a key removes the previous message at once, and a consumer
+//     that had not read it yet never will. Nothing is delivered twice and
+//     no object's newest change is missed; a key that now holds another
+//     object (another uid) than the watch last delivered is told as that
+//     object's deletion, then a creation, whether or not the deletion
+//     marker was read. A revision is expired (ErrExpired) only when messages
 //     right after it are gone from the start of the stream (N+1 < the
 //     stream's first sequence), or when N is newer than the stream.
 //   - Whether an object already existed at N cannot be read back after its
@@ -244,7 +248,7 @@ func (s *Store) WatchChanges(ctx context.Context, info api.KindInfo, opts WatchO
 	go func() {
 		defer close(out)
 		defer stopWatcher(w)
-		cw := changeWatch{s: s, info: info, resumed: after > 0, resumedAt: resumedAt, seen: map[string]bool{}, last: startRev}
+		cw := changeWatch{s: s, info: info, resumed: after > 0, resumedAt: resumedAt, seen: map[string]string{}, last: startRev}
 		send := func(c Change) bool {
 			select {
 			case out <- c:
@@ -261,9 +265,10 @@ func (s *Store) WatchChanges(ctx context.Context, info api.KindInfo, opts WatchO
 				if !ok {
 					return
 				}
-				c, ok := cw.change(e)
-				if ok && !send(c) {
-					return
+				for _, c := range cw.changes(e) {
+					if !send(c) {
+						return
+					}
 				}
 			}
 		}
@@ -277,50 +282,61 @@ type changeWatch struct {
 	info      api.KindInfo
 	resumed   bool
 	resumedAt time.Time
-	seen      map[string]bool // keys delivered and not deleted since
+	seen      map[string]string // uid by key, of keys delivered and not deleted since
 	synced    bool
 	last      uint64 // the newest revision delivered (or the start)
 }
 
-func (cw *changeWatch) change(e jetstream.KeyValueEntry) (Change, bool) {
+// changes turns one entry into what the watcher is told: nothing, one
+// change, or, when the key now holds another object than the one the
+// watcher was last told of (deleted and created again, and the deletion
+// was written over before this watch read it: the bucket keeps one
+// revision per key), the old object's deletion and then the new one's
+// creation, both at the entry's revision.
+func (cw *changeWatch) changes(e jetstream.KeyValueEntry) []Change {
 	if e == nil {
 		if cw.synced {
-			return Change{}, false
+			return nil
 		}
 		cw.synced = true
-		return Change{Synced: true, Revision: cw.last}, true
+		return []Change{{Synced: true, Revision: cw.last}}
 	}
 	cw.last = max(cw.last, e.Revision())
 	parts := strings.SplitN(e.Key(), ".", 3)
 	if len(parts) != 3 {
-		return Change{}, false
+		return nil
 	}
 	ns := parts[1]
 	if ns == api.ClusterScope {
 		ns = ""
 	}
 	c := Change{Namespace: ns, Name: parts[2], Revision: e.Revision(), Time: e.Created()}
-	known := cw.seen[e.Key()]
+	uid, known := cw.seen[e.Key()]
 	if e.Operation() != jetstream.KeyValuePut {
 		if !known && !cw.resumed {
-			return Change{}, false // deleted before the watch began
+			return nil // deleted before the watch began
 		}
 		delete(cw.seen, e.Key())
 		c.Deleted = true
-		return c, true
+		return []Change{c}
 	}
 	obj, err := cw.s.decodeEntry(cw.info, e)
 	if err != nil {
-		return Change{}, false
+		return nil
 	}
 	c.Object = obj
+	newUID := obj.GetObjectMeta().UID
+	cw.seen[e.Key()] = newUID
 	switch {
+	case known && uid != newUID:
+		gone := Change{Namespace: ns, Name: parts[2], Revision: e.Revision(), Time: e.Created(), Deleted: true}
+		c.Created = true
+		return []Change{gone, c}
 	case known:
 	case !cw.resumed:
 		c.Created = true
 	default:
 		c.Created = obj.GetObjectMeta().CreationTimestamp.After(cw.resumedAt)
 	}
-	cw.seen[e.Key()] = true
-	return c, true
+	return []Change{c}
 }

@@ -92,6 +92,32 @@ type DeleteOptions struct {
 	// PropagationPolicy says what becomes of the object's dependents:
 	// Background (the default when empty), Foreground or Orphan.
 	PropagationPolicy string
+	// DryRun asks the server to check the delete as a real one (the
+	// object exists, the caller may delete it) and answer with what would
+	// happen to the object, deleting nothing (dryRun=All).
+	DryRun bool
+}
+
+// WriteOption tunes a create, update or patch.
+type WriteOption func(url.Values)
+
+// DryRun makes a create, update or patch a dry run (dryRun=All): the
+// server decodes, defaults, validates and admits the object as for a real
+// write (quota, namespace, authorization) and answers with what it would
+// store, writing nothing.
+func DryRun() WriteOption {
+	return func(q url.Values) { q.Set(api.ParamDryRun, api.DryRunAll) }
+}
+
+func writeQuery(opts []WriteOption) url.Values {
+	if len(opts) == 0 {
+		return nil
+	}
+	q := url.Values{}
+	for _, o := range opts {
+		o(q)
+	}
+	return q
 }
 
 // Healthz checks that the server answers.
@@ -102,11 +128,11 @@ func (c *Client) Healthz(ctx context.Context) error {
 
 // CreateObject creates obj, of any kind the server serves, and returns
 // what was stored.
-func (c *Client) CreateObject(ctx context.Context, obj api.Object) (api.Object, error) {
+func (c *Client) CreateObject(ctx context.Context, obj api.Object, opts ...WriteOption) (api.Object, error) {
 	info := api.KindOf(obj)
 	m := obj.GetObjectMeta()
 	out := info.New()
-	return out, c.sendObject(ctx, http.MethodPost, api.ResourcePath(info, namespaceOf(info, m.Namespace), ""), obj, out)
+	return out, c.sendObject(ctx, http.MethodPost, api.ResourcePath(info, namespaceOf(info, m.Namespace), ""), writeQuery(opts), obj, out)
 }
 
 // GetObject reads one object.
@@ -204,14 +230,14 @@ func (c *Client) ListObjects(ctx context.Context, info api.KindInfo, namespace s
 
 // UpdateObject replaces obj. With metadata.resourceVersion set the server
 // refuses a stale write (IsConflict).
-func (c *Client) UpdateObject(ctx context.Context, obj api.Object) (api.Object, error) {
+func (c *Client) UpdateObject(ctx context.Context, obj api.Object, opts ...WriteOption) (api.Object, error) {
 	info := api.KindOf(obj)
 	m := obj.GetObjectMeta()
 	if err := checkName(m.Name); err != nil {
 		return nil, err
 	}
 	out := info.New()
-	return out, c.sendObject(ctx, http.MethodPut, api.ResourcePath(info, namespaceOf(info, m.Namespace), m.Name), obj, out)
+	return out, c.sendObject(ctx, http.MethodPut, api.ResourcePath(info, namespaceOf(info, m.Namespace), m.Name), writeQuery(opts), obj, out)
 }
 
 // DeleteObject deletes an object and returns its last state (for a pod
@@ -226,6 +252,9 @@ func (c *Client) DeleteObject(ctx context.Context, info api.KindInfo, namespace,
 	}
 	if opts.PropagationPolicy != "" {
 		q.Set("propagationPolicy", opts.PropagationPolicy)
+	}
+	if opts.DryRun {
+		q.Set(api.ParamDryRun, api.DryRunAll)
 	}
 	body, err := c.do(ctx, http.MethodDelete, api.ResourcePath(info, namespaceOf(info, namespace), name), q, "", nil)
 	if err != nil {
@@ -391,12 +420,12 @@ func typedList[T api.Object](l List, err error) ([]T, error) {
 	return out, nil
 }
 
-func (c *Client) sendObject(ctx context.Context, method, path string, obj, out api.Object) error {
+func (c *Client) sendObject(ctx context.Context, method, path string, query url.Values, obj, out api.Object) error {
 	b, err := json.Marshal(obj)
 	if err != nil {
 		return fmt.Errorf("encode %T: %w", obj, err)
 	}
-	body, err := c.do(ctx, method, path, nil, "application/json", bytes.NewReader(b))
+	body, err := c.do(ctx, method, path, query, "application/json", bytes.NewReader(b))
 	if err != nil {
 		return err
 	}

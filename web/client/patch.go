@@ -15,12 +15,12 @@ import (
 // one. With metadata.resourceVersion in the patch the server refuses it
 // when the object moved on (IsConflict); without, it applies the patch to
 // the newest version.
-func (c *Client) Patch(ctx context.Context, info api.KindInfo, namespace, name string, patch []byte) (api.Object, error) {
+func (c *Client) Patch(ctx context.Context, info api.KindInfo, namespace, name string, patch []byte, opts ...WriteOption) (api.Object, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
 	path := api.ResourcePath(info, namespaceOf(info, namespace), name)
-	body, err := c.do(ctx, http.MethodPatch, path, nil, api.MediaMergePatch, bytes.NewReader(patch))
+	body, err := c.do(ctx, http.MethodPatch, path, writeQuery(opts), api.MediaMergePatch, bytes.NewReader(patch))
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/skiff-sh/skiff/controlplane/artifacts"
 	"github.com/skiff-sh/skiff/controlplane/auth"
 	"github.com/skiff-sh/skiff/controlplane/dispatch"
+	"github.com/skiff-sh/skiff/controlplane/events"
 	"github.com/skiff-sh/skiff/controlplane/natsauth"
 	"github.com/skiff-sh/skiff/controlplane/natsserver"
 	"github.com/skiff-sh/skiff/controlplane/pki"
@@ -70,6 +71,7 @@ func serverOptions(cfg config.Config) fx.Option {
 		fx.Provide(
 			func(d *dispatch.Dispatcher) web.LogSource { return d },
 			func(a *artifacts.Store) web.ArtifactStore { return a },
+			func(r *events.Reader) web.EventSource { return r },
 		),
 		web.Module,
 	)
