@@ -28,7 +28,7 @@ func TestAnEditTokenCannotAdmitAHostPathPodOrTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edit := client.New(c.Server.API.URL(), client.WithToken(tok.Token))
+	edit := client.New(c.Server.API.URL(), client.WithToken(tok.Token), client.WithCA(c.Server.CA.PEM))
 	root := []api.Volume{{Name: "root", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: "/"}}}}
 	spec := api.PodSpec{
 		Volumes: root,
