@@ -50,22 +50,23 @@ func procPath(f *os.File) string {
 }
 
 // allowHostPath resolves a hostPath volume's path and checks it against
-// the allowlist; it returns the resolved path.
-func (a *Agent) allowHostPath(v *api.Volume) (string, error) {
+// the allowlist; it returns the resolved path and the (resolved) allowed
+// directory it lies in.
+func (a *Agent) allowHostPath(v *api.Volume) (resolved, allowedDir string, err error) {
 	p := v.HostPath.Path
 	if !filepath.IsAbs(p) {
-		return "", fmt.Errorf("hostPath %q is not an absolute path", p)
+		return "", "", fmt.Errorf("hostPath %q is not an absolute path", p)
 	}
-	resolved, err := resolveExisting(filepath.Clean(p))
+	resolved, err = resolveExisting(filepath.Clean(p))
 	if err != nil {
-		return "", fmt.Errorf("hostPath %s: %w", p, err)
+		return "", "", fmt.Errorf("hostPath %s: %w", p, err)
 	}
 	for _, allowed := range a.opts.HostPathAllow {
 		if r, err := filepath.EvalSymlinks(allowed); err == nil {
 			allowed = r
 		}
-		if within(resolved, filepath.Clean(allowed)) {
-			return resolved, nil
+		if allowed = filepath.Clean(allowed); within(resolved, allowed) {
+			return resolved, allowed, nil
 		}
 	}
 	what := p
@@ -76,9 +77,40 @@ func (a *Agent) allowHostPath(v *api.Volume) (string, error) {
 	if len(a.opts.HostPathAllow) > 0 {
 		allowed = strings.Join(a.opts.HostPathAllow, ", ")
 	}
-	return "", &waitError{Reason: ReasonHostPathNotAllowed, Msg: fmt.Sprintf(
+	return "", "", &waitError{Reason: ReasonHostPathNotAllowed, Msg: fmt.Sprintf(
 		"volume %q: hostPath %s is not allowed on node %s (allowed: %s); the node's operator allows a directory with `skiff agent --host-path-allow DIR` (agent.hostPathAllow)",
 		v.Name, what, a.opts.NodeName, allowed)}
+}
+
+// createHostPath makes a missing DirectoryOrCreate or FileOrCreate path,
+// resolved into allowedDir by allowHostPath, through an os.Root of
+// allowedDir: should a part of it have become a symlink leading out since
+// it was checked, nothing is created outside. (checkHostPath then finds
+// it there and checks its type.)
+func createHostPath(h *api.HostPathVolumeSource, resolved, allowedDir string) error {
+	if h.Type != api.HostPathDirectoryOrCreate && h.Type != api.HostPathFileOrCreate {
+		return nil
+	}
+	if _, err := os.Lstat(resolved); err == nil {
+		return nil
+	}
+	rel, err := filepath.Rel(allowedDir, resolved)
+	if err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(allowedDir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if h.Type == api.HostPathDirectoryOrCreate {
+		return root.MkdirAll(rel, 0o755)
+	}
+	f, err := root.OpenFile(rel, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // within reports whether p is dir or lies beneath it; both are clean.
@@ -121,7 +153,7 @@ func (a *Agent) mountSource(v *api.Volume, m *api.VolumeMount, dir string) (stri
 		// checkHostPath may have created it: judge what is there now,
 		// and pin it without following any symlink, so that it is what
 		// was judged.
-		resolved, err := a.allowHostPath(v)
+		resolved, _, err := a.allowHostPath(v)
 		if err != nil {
 			return "", nil, err
 		}

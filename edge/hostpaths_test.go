@@ -151,3 +151,33 @@ func TestASubPathThatLeadsOutOfItsVolumeIsRefused(t *testing.T) {
 		t.Errorf("mount %+v, want a /proc/<pid>/fd path to data/inner", m)
 	}
 }
+
+// A DirectoryOrCreate or FileOrCreate path is created inside the allowed
+// directory only: were a part of it swapped for a symlink leading out
+// after the agent checked it, nothing is created outside.
+func TestCreateHostPathCreatesNothingOutsideTheAllowedDirectory(t *testing.T) {
+	allowed, outside := t.TempDir(), t.TempDir()
+	// Checked as allowed/app/data; since then app became a symlink out.
+	if err := os.Symlink(outside, filepath.Join(allowed, "app")); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []api.HostPathType{api.HostPathDirectoryOrCreate, api.HostPathFileOrCreate} {
+		h := &api.HostPathVolumeSource{Path: filepath.Join(allowed, "app", "data"), Type: typ}
+		if err := createHostPath(h, filepath.Join(allowed, "app", "data"), allowed); err == nil {
+			t.Errorf("%s: created through a symlink leading out", typ)
+		}
+		if _, err := os.Lstat(filepath.Join(outside, "data")); err == nil {
+			t.Fatalf("%s: %s/data was created", typ, outside)
+		}
+	}
+	// Without a swap it creates what is missing.
+	for typ, name := range map[api.HostPathType]string{api.HostPathDirectoryOrCreate: "dir/sub", api.HostPathFileOrCreate: "file"} {
+		p := filepath.Join(allowed, name)
+		if err := createHostPath(&api.HostPathVolumeSource{Path: p, Type: typ}, p, allowed); err != nil {
+			t.Fatalf("%s %s: %v", typ, name, err)
+		}
+		if st, err := os.Stat(p); err != nil || st.IsDir() != (typ == api.HostPathDirectoryOrCreate) {
+			t.Errorf("%s: %v %v", p, st, err)
+		}
+	}
+}

@@ -60,9 +60,14 @@ func (w *podWorker) mounts(pod *api.Pod, c *api.Container) (_ []runtimes.Mount, 
 			return nil, held, fmt.Errorf("volume mount %q: the pod has no such volume", m.Name)
 		}
 		if v.HostPath != nil {
-			// Before set-up, which may create the path.
-			if _, err := w.a.allowHostPath(v); err != nil {
+			// Before set-up, which may create the path: created here, in
+			// the allowed directory only.
+			resolved, allowedDir, err := w.a.allowHostPath(v)
+			if err != nil {
 				return nil, held, err
+			}
+			if err := createHostPath(v.HostPath, resolved, allowedDir); err != nil {
+				return nil, held, &waitError{Reason: ReasonContainerCreating, Msg: fmt.Sprintf("MountVolume.SetUp failed for volume %q: hostPath %s: %v", v.Name, v.HostPath.Path, err)}
 			}
 		}
 		dir, err := w.a.setUpVolume(pod, v)
