@@ -20,6 +20,8 @@ const (
 	ErrTypeNotSupported = "FieldValueNotSupported"
 	ErrTypeUnknown      = "FieldValueUnknown"
 	ErrTypeDuplicate    = "FieldValueDuplicate"
+	// ErrTypeForbidden marks a field the writer may not set (a 403 cause).
+	ErrTypeForbidden = "FieldValueForbidden"
 )
 
 func (e FieldError) Error() string {

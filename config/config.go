@@ -122,6 +122,14 @@ type AgentConfig struct {
 	// failed image pull or a refused start is tried again; it doubles up
 	// to five minutes. Default 10s, as in Kubernetes.
 	RestartBackoff time.Duration `json:"restartBackoff"`
+	// HostPathAllow lists the directories of this node that hostPath
+	// volumes may name: a pod's hostPath must be one of them or lie
+	// beneath one (after cleaning and resolving symlinks), or the agent
+	// refuses to run the pod (waiting reason HostPathNotAllowed). Absolute
+	// paths; empty (the default) allows no hostPath at all. Like Nomad's
+	// host volumes, what a pod may see of the node is the operator's
+	// choice, not the pod author's.
+	HostPathAllow []string `json:"hostPathAllow"`
 }
 
 // Containerd defaults.
@@ -341,6 +349,21 @@ func validWasmMemoryLimit(q api.Quantity) error {
 	return nil
 }
 
+// checkHostPathPrefix accepts an absolute, clean directory path other
+// than "/": allowing "/" would allow the whole node, which is what the
+// list exists to prevent.
+func checkHostPathPrefix(p string) error {
+	switch {
+	case !filepath.IsAbs(p):
+		return fmt.Errorf("%q is not an absolute path", p)
+	case filepath.Clean(p) != p:
+		return fmt.Errorf("%q is not a clean path (write %q)", p, filepath.Clean(p))
+	case p == "/":
+		return errors.New(`"/" would allow every path of the node; name the directories pods may mount`)
+	}
+	return nil
+}
+
 // WasmDefaultMemoryLimitBytes is WasmDefaultMemoryLimit in bytes, 0 for no
 // cap. Validate has checked it.
 func (a AgentConfig) WasmDefaultMemoryLimitBytes() int64 { return a.WasmDefaultMemoryLimit.Value() }
@@ -395,6 +418,11 @@ func (c *Config) Validate() error {
 	}
 	if err := validWasmMemoryLimit(c.Agent.WasmDefaultMemoryLimit); err != nil {
 		errs = append(errs, fmt.Errorf("agent.wasmDefaultMemoryLimit: %w", err))
+	}
+	for i, p := range c.Agent.HostPathAllow {
+		if err := checkHostPathPrefix(p); err != nil {
+			errs = append(errs, fmt.Errorf("agent.hostPathAllow[%d]: %w", i, err))
+		}
 	}
 	if c.Agent.RestartBackoff < 0 {
 		errs = append(errs, errors.New("agent.restartBackoff: must not be negative"))

@@ -46,6 +46,9 @@ func TestValidateNamesEachBadField(t *testing.T) {
 		{func(c *config.Config) { c.Agent.WasmDefaultMemoryLimit = "-1Mi" }, "agent.wasmDefaultMemoryLimit"},
 		{func(c *config.Config) { c.Agent.WasmDefaultMemoryLimit = "1Ki" }, "agent.wasmDefaultMemoryLimit"},
 		{func(c *config.Config) { c.Agent.WasmDefaultMemoryLimit = "" }, "agent.wasmDefaultMemoryLimit"},
+		{func(c *config.Config) { c.Agent.HostPathAllow = []string{"srv/data"} }, "agent.hostPathAllow[0]"},
+		{func(c *config.Config) { c.Agent.HostPathAllow = []string{"/srv", "/srv/../etc"} }, "agent.hostPathAllow[1]"},
+		{func(c *config.Config) { c.Agent.HostPathAllow = []string{"/"} }, "agent.hostPathAllow[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

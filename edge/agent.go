@@ -47,6 +47,11 @@ type Options struct {
 	// MaxRestartBackoff. Defaults 10s and 5m, as in Kubernetes.
 	RestartBackoff    time.Duration
 	MaxRestartBackoff time.Duration
+	// HostPathAllow lists the absolute directories hostPath volumes may
+	// name, each with everything beneath it; a pod's hostPath elsewhere
+	// (after symlinks are resolved) is not run: its container waits with
+	// reason HostPathNotAllowed. Empty allows no hostPath.
+	HostPathAllow []string
 }
 
 func (o *Options) setDefaults() {

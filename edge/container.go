@@ -54,6 +54,10 @@ type containerRunner struct {
 	// recoverOnly runners re-attach to a task left by an earlier agent
 	// process, so that it can be stopped, and start nothing.
 	recoverOnly bool
+	// held pins the hostPath and subPath mounts of the current task
+	// (hostpaths.go): a Wasm module opens through them as long as it runs.
+	// Owned by the run goroutine.
+	held heldPaths
 
 	ctx    context.Context // cancelled only by requestStop
 	cancel context.CancelFunc
@@ -130,6 +134,7 @@ func (r *containerRunner) run() {
 	defer r.w.wakeUp() // after done is closed, so the worker sees it
 	defer close(r.done)
 	defer r.cancel()
+	defer r.releaseHeld() // the task is gone, or a container that needs them no more
 	if r.rec.Done {
 		return
 	}

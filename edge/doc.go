@@ -20,7 +20,9 @@
 // Pods run as the kubelet runs them: init containers one after the other,
 // then the app containers; liveness, readiness and startup probes
 // (probes.go); volumes (volumes.go); env from ConfigMaps, Secrets and the
-// pod (env.go).
+// pod (env.go). What a pod may see of the node is the operator's choice:
+// hostPath volumes only in Options.HostPathAllow, and hostPaths and
+// subPaths handed to drivers pinned by descriptor (hostpaths.go).
 //
 // With no control plane the agent keeps running the pods it has, restarts
 // them per restartPolicy and, after its own restart, starts them again from

@@ -424,9 +424,11 @@ func TestAMissingConfigMapHoldsTheContainerUntilItArrives(t *testing.T) {
 func TestVolumesAreSetUpAndConfigVolumesFollowTheirObjects(t *testing.T) {
 	e := newEnv(t)
 	d := newFakeDriver("containerd")
-	e.startAgent(d)
-	cm, sec := settingsAndDB()
 	hostDir := t.TempDir()
+	opts := e.options()
+	opts.HostPathAllow = []string{hostDir}
+	e.startAgentWith(opts, d)
+	cm, sec := settingsAndDB()
 	mode := int32(0o600)
 	p := testPod("web", "uid-vol", api.RestartPolicyAlways, "serve")
 	p.Spec.Volumes = []api.Volume{
@@ -452,11 +454,14 @@ func TestVolumesAreSetUpAndConfigVolumesFollowTheirObjects(t *testing.T) {
 		"/scratch": {HostPath: vol("scratch"), GuestPath: "/scratch"},
 		"/etc/app": {HostPath: vol("config"), GuestPath: "/etc/app", ReadOnly: true},
 		"/creds":   {HostPath: vol("creds"), GuestPath: "/creds", ReadOnly: true},
-		"/host":    {HostPath: hostDir, GuestPath: "/host", ReadOnly: true},
 	} {
 		if mounts[guest] != want {
 			t.Errorf("mount %s = %+v, want %+v", guest, mounts[guest], want)
 		}
+	}
+	// The hostPath is pinned: the driver gets the agent's descriptor of it.
+	if h := mounts["/host"]; !h.ReadOnly || !strings.HasPrefix(h.HostPath, "/proc/") || !sameFile(t, h.HostPath, hostDir) {
+		t.Errorf("mount /host = %+v, want a read-only /proc/<pid>/fd path to %s", h, hostDir)
 	}
 	readFile := func(path string) string {
 		b, _ := os.ReadFile(path)
@@ -488,7 +493,9 @@ func TestVolumesAreSetUpAndConfigVolumesFollowTheirObjects(t *testing.T) {
 func TestAHostPathThatIsNotThereHoldsTheContainer(t *testing.T) {
 	e := newEnv(t)
 	d := newFakeDriver("containerd")
-	e.startAgent(d)
+	opts := e.options()
+	opts.HostPathAllow = []string{"/nonexistent"}
+	e.startAgentWith(opts, d)
 	p := testPod("web", "uid-hostpath", api.RestartPolicyAlways, "serve")
 	p.Spec.Volumes = []api.Volume{{Name: "host", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: "/nonexistent/skiff", Type: api.HostPathDirectory}}}}
 	p.Spec.Containers[0].VolumeMounts = []api.VolumeMount{{Name: "host", MountPath: "/host"}}

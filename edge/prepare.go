@@ -8,17 +8,27 @@ import (
 )
 
 // prepare resolves what a container needs besides its image before it
-// starts: its environment and its volumes.
+// starts: its environment and its volumes. The descriptors pinning the
+// mounts of the previous attempt, whose task is gone, are released.
 func (r *containerRunner) prepare() ([]runtimes.EnvVar, []runtimes.Mount, error) {
+	r.releaseHeld()
 	env, err := r.a.containerEnv(r.pod, &r.c)
 	if err != nil {
 		return nil, nil, err
 	}
-	mounts, err := r.w.mounts(r.pod, &r.c)
+	mounts, held, err := r.w.mounts(r.pod, &r.c)
 	if err != nil {
 		return nil, nil, err
 	}
+	r.held = held
 	return env, mounts, nil
+}
+
+// releaseHeld closes the descriptors behind the mounts of the runner's
+// last start.
+func (r *containerRunner) releaseHeld() {
+	r.held.release()
+	r.held = nil
 }
 
 // waitForConfig shows why the container cannot start yet and waits for

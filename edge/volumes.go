@@ -37,42 +37,52 @@ func (s *localStore) volumeDir(uid, volume string) string {
 	return filepath.Join(s.dir, uid, volumesDir, volume)
 }
 
-// mounts sets up the volumes the container mounts and returns its mounts.
-// Set-up is serialized per pod, as several containers may share a volume.
-func (w *podWorker) mounts(pod *api.Pod, c *api.Container) ([]runtimes.Mount, error) {
+// mounts sets up the volumes the container mounts and returns its mounts,
+// and the descriptors that pin hostPaths and subPaths (see hostpaths.go),
+// which the caller releases once the task no longer needs them. Set-up is
+// serialized per pod, as several containers may share a volume.
+func (w *podWorker) mounts(pod *api.Pod, c *api.Container) (_ []runtimes.Mount, held heldPaths, err error) {
 	if len(c.VolumeMounts) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	w.volMu.Lock()
 	defer w.volMu.Unlock()
+	defer func() {
+		if err != nil {
+			held.release()
+			held = nil
+		}
+	}()
 	var out []runtimes.Mount
 	for _, m := range c.VolumeMounts {
 		v := findVolume(pod, m.Name)
 		if v == nil {
-			return nil, fmt.Errorf("volume mount %q: the pod has no such volume", m.Name)
+			return nil, held, fmt.Errorf("volume mount %q: the pod has no such volume", m.Name)
+		}
+		if v.HostPath != nil {
+			// Before set-up, which may create the path: created here, in
+			// the allowed directory only.
+			resolved, allowedDir, err := w.a.allowHostPath(v)
+			if err != nil {
+				return nil, held, err
+			}
+			if err := createHostPath(v.HostPath, resolved, allowedDir); err != nil {
+				return nil, held, &waitError{Reason: ReasonContainerCreating, Msg: fmt.Sprintf("MountVolume.SetUp failed for volume %q: hostPath %s: %v", v.Name, v.HostPath.Path, err)}
+			}
 		}
 		dir, err := w.a.setUpVolume(pod, v)
 		if err != nil {
-			return nil, &waitError{Reason: ReasonContainerCreating, Msg: fmt.Sprintf("MountVolume.SetUp failed for volume %q: %v", v.Name, err)}
+			return nil, held, &waitError{Reason: ReasonContainerCreating, Msg: fmt.Sprintf("MountVolume.SetUp failed for volume %q: %v", v.Name, err)}
 		}
-		host := dir
-		if m.SubPath != "" {
-			if !filepath.IsLocal(m.SubPath) {
-				return nil, fmt.Errorf("volume mount %q: subPath %q leaves the volume", m.Name, m.SubPath)
-			}
-			host = filepath.Join(dir, filepath.FromSlash(m.SubPath))
-			if v.EmptyDir != nil {
-				if err := os.MkdirAll(host, 0o777); err != nil {
-					return nil, fmt.Errorf("volume mount %q: subPath: %w", m.Name, err)
-				}
-			} else if _, err := os.Stat(host); err != nil {
-				return nil, &waitError{Reason: ReasonCreateContainerConfigErr, Msg: fmt.Sprintf("volume mount %q: subPath %q: %v", m.Name, m.SubPath, err)}
-			}
+		host, pins, err := w.a.mountSource(v, &m, dir)
+		held = append(held, pins...)
+		if err != nil {
+			return nil, held, err
 		}
 		ro := m.ReadOnly || v.ConfigMap != nil || v.Secret != nil
 		out = append(out, runtimes.Mount{HostPath: host, GuestPath: m.MountPath, ReadOnly: ro})
 	}
-	return out, nil
+	return out, held, nil
 }
 
 // refreshConfigVolumes rewrites the pod's configMap and secret volumes

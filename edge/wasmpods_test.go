@@ -13,7 +13,9 @@ import (
 	"github.com/skiff-sh/skiff/testbed/fixtures"
 )
 
-func wasmEnv(t *testing.T) (*testEnv, string) {
+// wasmEnv runs an agent with the real Wasm driver; hostPaths lists the
+// directories its pods may mount as hostPath volumes.
+func wasmEnv(t *testing.T, hostPaths ...string) (*testEnv, string) {
 	t.Helper()
 	probe := fixtures.BuildWasm(t, "probe")
 	e := newEnv(t)
@@ -22,7 +24,9 @@ func wasmEnv(t *testing.T) (*testEnv, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close(context.Background()) })
-	e.startAgent(d)
+	opts := e.options()
+	opts.HostPathAllow = hostPaths
+	e.startAgentWith(opts, d)
 	return e, "file://" + probe
 }
 
@@ -65,8 +69,8 @@ func TestWasmModulesSeeVolumesAndRunAfterTheirInitContainers(t *testing.T) {
 // A Wasm module's exec readiness probe runs the module again with the
 // probe's command: here it checks a file, and Ready follows the file.
 func TestWasmExecReadinessProbeFollowsAFile(t *testing.T) {
-	e, image := wasmEnv(t)
 	dir := t.TempDir()
+	e, image := wasmEnv(t, dir)
 	p := wasmPod("ready", "uid-wasmready", image, api.RestartPolicyAlways, "forever")
 	p.Spec.Volumes = []api.Volume{{Name: "state", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: dir, Type: api.HostPathDirectory}}}}
 	p.Spec.Containers[0].VolumeMounts = []api.VolumeMount{{Name: "state", MountPath: "/state", ReadOnly: true}}

@@ -34,6 +34,9 @@ type containerEnv struct {
 	probe, foreignRef string
 	pullBackoff       time.Duration
 	foreignArch       string
+	// hostDir is the directory the agent allows hostPath volumes in
+	// (agent.hostPathAllow); tests make their host directories inside.
+	hostDir string
 }
 
 func foreignArch() string {
@@ -46,7 +49,7 @@ func foreignArch() string {
 func startContainerEnv(t *testing.T) *containerEnv {
 	t.Helper()
 	d := containerdtest.Start(t)
-	e := &containerEnv{d: d, pullBackoff: 500 * time.Millisecond, foreignArch: foreignArch()}
+	e := &containerEnv{d: d, pullBackoff: 500 * time.Millisecond, foreignArch: foreignArch(), hostDir: t.TempDir()}
 
 	// Import as `skiff image import` does, before any pod exists.
 	archive, ref := containerdtest.ProbeImageArchive(t, runtime.GOARCH)
@@ -74,6 +77,7 @@ func startContainerEnv(t *testing.T) *containerEnv {
 		cfg.Agent.ContainerdNamespace = d.Namespace
 		cfg.Agent.ContainerdSnapshotter = d.Snapshotter
 		cfg.Agent.RestartBackoff = e.pullBackoff
+		cfg.Agent.HostPathAllow = []string{e.hostDir}
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,10 @@ import (
 func TestContainerExecReadinessProbeFlipsReady(t *testing.T) {
 	e := startContainerEnv(t)
 	c := e.c
-	state := t.TempDir()
+	state := filepath.Join(e.hostDir, "exec-gate")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	pod := &api.Pod{
 		ObjectMeta: api.ObjectMeta{Name: "exec-gate", Namespace: "default"},
 		Spec: api.PodSpec{

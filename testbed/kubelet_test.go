@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/testbed"
 )
 
@@ -108,9 +109,9 @@ func TestKubeletRunsSeveralContainersOfOnePod(t *testing.T) {
 // the pod's Ready condition, and the Deployment counts ready replicas from
 // it.
 func TestKubeletReadinessProbeFlipsReadyAndTheDeploymentCountsIt(t *testing.T) {
-	c := startCluster(t, 1)
-	image := uploadProbe(t, c)
 	state := t.TempDir()
+	c := startClusterWith(t, 1, func(cfg *config.Config) { cfg.Agent.HostPathAllow = []string{state} })
+	image := uploadProbe(t, c)
 	one := int32(1)
 	labels := map[string]string{"app": "gate"}
 	d := &api.Deployment{ObjectMeta: api.ObjectMeta{Name: "gate", Namespace: "default"}, Spec: api.DeploymentSpec{

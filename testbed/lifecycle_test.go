@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/testbed"
 	"github.com/skiff-sh/skiff/testbed/fixtures"
 	"github.com/skiff-sh/skiff/web/client"
@@ -16,9 +17,16 @@ import (
 
 func startCluster(t *testing.T, agents int) *testbed.Cluster {
 	t.Helper()
+	return startClusterWith(t, agents, nil)
+}
+
+// startClusterWith is startCluster with configure applied to each
+// process's config.
+func startClusterWith(t *testing.T, agents int, configure func(*config.Config)) *testbed.Cluster {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := testbed.StartCluster(ctx, testbed.ClusterOptions{Dir: t.TempDir(), Agents: agents})
+	c, err := testbed.StartCluster(ctx, testbed.ClusterOptions{Dir: t.TempDir(), Agents: agents, Configure: configure})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,19 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// mayUseHostPath says whether the request may write hostPath volumes
+// (admission.AdmitHostPath): an admin token of all namespaces may, and so
+// may every request when the server runs without authentication. An admin
+// of one namespace may not: a hostPath reaches the node, and through it
+// every namespace's pods.
+func (s *Server) mayUseHostPath(c echo.Context) bool {
+	if s.tokens == nil {
+		return true
+	}
+	id, ok := identityOf(c)
+	return ok && id.Role == api.RoleAdmin && id.Namespace == ""
+}
+
 // unauthenticated is a 401 for a request without a usable token.
 func unauthenticated(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, auth.ErrUnauthenticated)...)

@@ -123,6 +123,11 @@ func statusOf(err error, maxBody int64) (api.Status, bool) {
 		st.Code, st.Reason = http.StatusUnauthorized, api.StatusReasonUnauthorized
 	case errors.Is(err, admission.ErrForbidden), errors.Is(err, auth.ErrForbidden):
 		st.Code, st.Reason = http.StatusForbidden, api.StatusReasonForbidden
+		if fe := (*admission.ForbiddenError)(nil); errors.As(err, &fe) {
+			for _, f := range fe.Fields {
+				details.Causes = append(details.Causes, api.StatusCause{Type: api.ErrTypeForbidden, Field: f, Message: "forbidden"})
+			}
+		}
 	case errors.Is(err, natsauth.ErrNotFound):
 		st.Code, st.Reason = http.StatusNotFound, api.StatusReasonNotFound
 	case errors.Is(err, natsauth.ErrAlreadyExists):

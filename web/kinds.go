@@ -93,6 +93,9 @@ func (k kindHandlers) create(c echo.Context) error {
 	if err := validateCreate(obj); err != nil {
 		return aboutObject(err, k.info, m.Name)
 	}
+	if err := admission.AdmitHostPath(obj, nil, k.s.mayUseHostPath(c)); err != nil {
+		return aboutObject(err, k.info, m.Name)
+	}
 	var quotas []*api.ResourceQuota // nil: admission reads them from the store
 	if k.s.quotas.HasSynced() {
 		quotas = k.s.quotas.List(obj.GetObjectMeta().Namespace, nil)
@@ -166,6 +169,9 @@ func (k kindHandlers) replace(c echo.Context) error {
 	// metadata.generation is the store's to bump (UpdateObject does when
 	// the spec changed).
 	if err := api.Validate(obj); err != nil {
+		return aboutObject(err, k.info, name)
+	}
+	if err := admission.AdmitHostPath(obj, stored, k.s.mayUseHostPath(c)); err != nil {
 		return aboutObject(err, k.info, name)
 	}
 	if err := admission.AdmitUpdate(ctx, k.s.store, obj); err != nil {

@@ -51,12 +51,13 @@ func (k kindHandlers) patch(c echo.Context) error {
 		return aboutObject(err, k.info, name)
 	}
 	ctx := c.Request().Context()
+	hostPathOK := k.s.mayUseHostPath(c)
 	obj, err := k.updateWithRetry(ctx, k.s.writeStore(dry), ns, name, rv, func(stored api.Object) (api.Object, error) {
 		obj, err := k.applyMergePatch(stored, patch)
 		if err != nil {
 			return nil, err
 		}
-		return obj, k.prepareReplacement(ctx, ns, name, stored, obj)
+		return obj, k.prepareReplacement(ctx, ns, name, stored, obj, hostPathOK)
 	})
 	if err != nil {
 		return aboutObject(err, k.info, name)
@@ -70,8 +71,9 @@ func (k kindHandlers) patch(c echo.Context) error {
 // prepareReplacement makes obj, a new version of stored, ready to be
 // written the way replace does: it must name the path's object, gets the
 // defaults, keeps what the system owns (uid, creationTimestamp, the
-// deletion marks, status), and passes validation and admission.
-func (k kindHandlers) prepareReplacement(ctx context.Context, ns, name string, stored, obj api.Object) error {
+// deletion marks, status), and passes validation and admission
+// (hostPathOK: the writer may use hostPath volumes).
+func (k kindHandlers) prepareReplacement(ctx context.Context, ns, name string, stored, obj api.Object, hostPathOK bool) error {
 	m := obj.GetObjectMeta()
 	if err := matchPathNamespace(k.info, m, ns); err != nil {
 		return err
@@ -97,6 +99,9 @@ func (k kindHandlers) prepareReplacement(ctx context.Context, ns, name string, s
 		}
 	}
 	if err := api.Validate(obj); err != nil {
+		return err
+	}
+	if err := admission.AdmitHostPath(obj, stored, hostPathOK); err != nil {
 		return err
 	}
 	return admission.AdmitUpdate(ctx, k.s.store, obj)

@@ -48,6 +48,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet, server, agent bool) {
 		fs.StringSliceVar(&f.labels, "label", nil, "node label key=value (repeatable)")
 		fs.DurationVar(&f.cfg.Agent.LeaseInterval, "lease-interval", f.cfg.Agent.LeaseInterval, "how often the agent renews its lease")
 		fs.StringVar(&f.cfg.Agent.ContainerdSocket, "containerd-socket", f.cfg.Agent.ContainerdSocket, "containerd's socket, for container pods")
+		fs.StringSliceVar(&f.cfg.Agent.HostPathAllow, "host-path-allow", nil,
+			"directory pods on this node may mount as hostPath volumes, with everything beneath it (repeatable or comma-separated; default none)")
 		fs.BoolVar(&f.containerd, "containerd", false, "run container pods through containerd (default: when --containerd-socket exists at start); "+
 			"--containerd=false turns it off")
 	}
@@ -84,6 +86,9 @@ func (f *serveFlags) load(fs *pflag.FlagSet) (config.Config, error) {
 		overlay("containerd-socket", &merged.Agent.ContainerdSocket, cfg.Agent.ContainerdSocket)
 		if set["tls-san"] {
 			merged.TLSSANs = cfg.TLSSANs
+		}
+		if set["host-path-allow"] {
+			merged.Agent.HostPathAllow = cfg.Agent.HostPathAllow
 		}
 		if set["lease-interval"] {
 			merged.Agent.LeaseInterval = cfg.Agent.LeaseInterval

@@ -19,6 +19,9 @@ type ForbiddenError struct {
 	Resource string // "pods"
 	Name     string // the object's name (or generateName when it has none yet)
 	Reason   string // what follows "is forbidden: "
+	// Fields are the fields that are refused, if the refusal is about
+	// fields; the REST API lists them as the Status' causes.
+	Fields []string
 }
 
 func (e *ForbiddenError) Error() string {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
@@ -139,7 +140,24 @@ type Options struct {
 //     becomes a CFS quota over a 100 ms period (1000m = one CPU), at least
 //     1 ms.
 //   - Mounts are recursive bind mounts, read-only when asked. A host path
-//     must exist; it may be a file or a directory.
+//     must exist; it may be a file or a directory, or /proc/<pid>/fd/<n>
+//     of a descriptor of this process that stays open until Start returns:
+//     then the container gets the very file the descriptor is, whatever
+//     became of the name it was opened by (the agent pins hostPath and
+//     subPath mounts this way). runc cannot bind such a path from the
+//     container's mount namespace, so Start binds it onto an entry of a
+//     private temporary directory first and removes that once the task is
+//     created; this needs CAP_SYS_ADMIN, which a root agent has.
+//   - Confinement: every container gets DefaultCapabilities (Docker's set:
+//     no CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_PTRACE, …), no_new_privs
+//     (setuid binaries and file capabilities grant nothing), and
+//     containerd's default seccomp profile (Docker's: mount, unshare,
+//     keyctl, bpf, ptrace, kexec and other syscalls that reach beyond the
+//     container fail with EPERM), besides containerd's default masked and
+//     read-only /proc paths and its own PID, IPC, UTS and mount
+//     namespaces. There is no way to ask for more: the API has no
+//     securityContext. The process runs as the image's user (root when the
+//     image names none); user namespaces are not used.
 //   - Logs: stdout and stderr are appended to TaskConfig.LogPath (or
 //     LogDir/<container ID>.log) by processes of containerd's shim, not of
 //     the agent, so they keep flowing while the agent is down. Not through
@@ -376,13 +394,23 @@ func (d *Driver) start(ctx context.Context, cfg *runtimes.TaskConfig) (*runtimes
 		}
 	}
 
+	// Mounts of descriptors get a name runc can bind, until the task is
+	// created (see bindDescriptorMounts).
+	mounts, unbind, err := bindDescriptorMounts(cfg.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	defer unbind()
+	specCfg := *cfg
+	specCfg.Mounts = mounts
+
 	resolved := time.Now()
 	cid := containerID(cfg.ID)
 	ctr, err := d.client.NewContainer(ctx, cid,
 		client.WithSnapshotter(d.snapshotter),
 		client.WithNewSnapshot(cid, img),
 		client.WithContainerLabels(labels),
-		client.WithNewSpec(specOpts(img, cfg, argv)...),
+		client.WithNewSpec(specOpts(img, &specCfg, argv)...),
 	)
 	if err != nil {
 		if errdefs.IsAlreadyExists(err) {
@@ -819,10 +847,27 @@ func processArgs(ic ocispec.ImageConfig, cfg *runtimes.TaskConfig) ([]string, er
 	return argv, nil
 }
 
+// DefaultCapabilities are the capabilities of every container: Docker's
+// and containerd's default set. Anything else (CAP_SYS_ADMIN,
+// CAP_NET_ADMIN, CAP_SYS_PTRACE, …) is not granted.
+func DefaultCapabilities() []string {
+	return []string{
+		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+	}
+}
+
 // specOpts build the container's OCI spec.
 func specOpts(img client.Image, cfg *runtimes.TaskConfig, argv []string) []oci.SpecOpts {
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
+		// Confinement, set explicitly rather than left to what
+		// containerd's default spec happens to hold; the seccomp profile
+		// follows the capabilities, which it reads.
+		oci.WithCapabilities(DefaultCapabilities()),
+		oci.WithNoNewPrivileges,
+		seccomp.WithDefaultProfile(),
 		oci.WithProcessArgs(argv...),
 		oci.WithHostNamespace(specs.NetworkNamespace),
 		oci.WithHostHostsFile,

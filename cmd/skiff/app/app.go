@@ -357,6 +357,7 @@ func agentOptions(cfg config.Config, set agentSettings) fx.Option {
 			LeaseInterval:  cfg.Agent.LeaseInterval,
 			ResyncInterval: cfg.Agent.ResyncInterval,
 			RestartBackoff: cfg.Agent.RestartBackoff,
+			HostPathAllow:  cfg.Agent.HostPathAllow,
 		}),
 		drivers(cfg, set),
 		// The connection closes after the agent stopped (hooks stop in
