@@ -13,7 +13,8 @@ func TestJoinTokenRoundTripsAndBadOnesSayWhy(t *testing.T) {
 		fp[i] = byte(i)
 	}
 	seed := "SA" + strings.Repeat("B", 56)
-	tok := api.JoinToken{CAFingerprint: fp, Secret: seed}
+	acct := "A" + strings.Repeat("C", 55)
+	tok := api.JoinToken{CAFingerprint: fp, Account: acct, Secret: seed}
 	got, err := api.ParseJoinToken(" " + tok.String() + "\n")
 	if err != nil || got != tok {
 		t.Fatalf("ParseJoinToken(String()) = %+v, %v; want %+v", got, err, tok)
@@ -22,10 +23,11 @@ func TestJoinTokenRoundTripsAndBadOnesSayWhy(t *testing.T) {
 	tests := []struct{ give, want string }{
 		{"", "want skf1::"},
 		{"K10abc::server:secret", "want skf1::"},
-		{"skf1::zz::" + seed, "not 64 hex digits"},
-		{"skf1::" + hexFP[:62] + "::" + seed, "not 64 hex digits"},
-		{"skf1::" + hexFP + "::SUABC", "not a join key"},
-		{"skf1::" + hexFP + "::" + seed + "::x", "want skf1::"},
+		{"skf1::zz::" + acct + "." + seed, "not 64 hex digits"},
+		{"skf1::" + hexFP[:62] + "::" + acct + "." + seed, "not 64 hex digits"},
+		{"skf1::" + hexFP + "::" + seed, "join account key"},
+		{"skf1::" + hexFP + "::" + acct + ".SUABC", "not a join key"},
+		{"skf1::" + hexFP + "::" + acct + "." + seed + "::x", "want skf1::"},
 	}
 	for _, tt := range tests {
 		if _, err := api.ParseJoinToken(tt.give); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -176,10 +176,17 @@ func Join(ctx context.Context, url string, token api.JoinToken, node string, lab
 		return nil, err
 	}
 	nodePub, _ := nodeKey.PublicKey()
-	// A short-lived user of the token's own account: all it can do is ask
-	// the join service.
+	if !nkeys.IsValidPublicAccountKey(token.Account) {
+		return nil, errors.New("join: the token names no join account")
+	}
+	// A short-lived user of the token's join account, signed with the
+	// token's scoped key: whatever it says, the server lets it only ask to
+	// join and hear the answer in its own inbox (scoped users carry no
+	// permissions of their own).
 	uc := jwt.NewUserClaims(nodePub)
 	uc.Name = "joining-" + node
+	uc.IssuerAccount = token.Account
+	uc.UserPermissionLimits = jwt.UserPermissionLimits{}
 	uc.Expires = time.Now().Add(10 * time.Minute).Unix()
 	joinJWT, err := uc.Encode(tokenKey)
 	if err != nil {
@@ -205,7 +212,7 @@ func Join(ctx context.Context, url string, token api.JoinToken, node string, lab
 	}
 	req.Signature = base64.RawURLEncoding.EncodeToString(sig)
 	b, _ := json.Marshal(req)
-	tok, err := awaitNodeJWT(ctx, nc, b, node, nodePub, tokenPub)
+	tok, err := awaitNodeJWT(ctx, nc, b, node, nodePub, tokenPub, token.Account)
 	if err != nil {
 		return nil, fmt.Errorf("join %s: %w", url, err)
 	}
@@ -222,7 +229,7 @@ func Join(ctx context.Context, url string, token api.JoinToken, node string, lab
 // issue (checkNodeJWT) is skipped, and the wait goes on for the control
 // plane's; a refusal ends the join (a token holder can make a join fail,
 // not take the device over).
-func awaitNodeJWT(ctx context.Context, nc *nats.Conn, req []byte, node, nodePub, tokenPub string) (string, error) {
+func awaitNodeJWT(ctx context.Context, nc *nats.Conn, req []byte, node, nodePub, tokenPub, tokenAccount string) (string, error) {
 	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
@@ -252,7 +259,7 @@ func awaitNodeJWT(ctx context.Context, nc *nats.Conn, req []byte, node, nodePub,
 		if resp.Error != "" {
 			return "", fmt.Errorf("refused: %s", resp.Error)
 		}
-		if err := checkNodeJWT(resp.JWT, node, nodePub, tokenPub); err != nil {
+		if err := checkNodeJWT(resp.JWT, node, nodePub, tokenPub, tokenAccount); err != nil {
 			skipped = err
 			continue
 		}
@@ -268,7 +275,7 @@ func awaitNodeJWT(ctx context.Context, nc *nats.Conn, req []byte, node, nodePub,
 // own key — the token's, which every holder of the token has — would put
 // the node in that account, where the token's other holders could send
 // it pods.
-func checkNodeJWT(tok, node, nodePub, tokenPub string) error {
+func checkNodeJWT(tok, node, nodePub, tokenPub, tokenAccount string) error {
 	uc, err := jwt.DecodeUserClaims(tok)
 	if err != nil {
 		return fmt.Errorf("the answer's credential is not a user JWT: %w", err)
@@ -278,7 +285,7 @@ func checkNodeJWT(tok, node, nodePub, tokenPub string) error {
 		return fmt.Errorf("the answer's credential is for key %s, not this node's", uc.Subject)
 	case uc.Name != node:
 		return fmt.Errorf("the answer's credential is for node %q, not %q", uc.Name, node)
-	case uc.IssuerAccount == "" || uc.IssuerAccount == uc.Issuer || uc.Issuer == tokenPub || uc.IssuerAccount == tokenPub:
+	case uc.IssuerAccount == "" || uc.IssuerAccount == uc.Issuer || uc.Issuer == tokenPub || uc.IssuerAccount == tokenPub || uc.IssuerAccount == tokenAccount:
 		return fmt.Errorf("the answer's credential was not issued by the cluster (issuer %s, account %q)", uc.Issuer, uc.IssuerAccount)
 	}
 	return nil

@@ -288,7 +288,8 @@ func joinDevice(t *testing.T, url string, tok api.JoinToken, nodeKey nkeys.KeyPa
 		nats.CustomInboxPrefix(api.JoinInboxPrefix(nodePub)))
 }
 
-// joinUserJWT is a user JWT for nodeKey signed by the token's key.
+// joinUserJWT is a user JWT for nodeKey signed by the token's key, asking
+// for every permission: the token's scope must win over it.
 func joinUserJWT(t *testing.T, tok api.JoinToken, nodeKey nkeys.KeyPair) string {
 	t.Helper()
 	tokenKey, err := nkeys.FromSeed([]byte(tok.Secret))
@@ -298,6 +299,8 @@ func joinUserJWT(t *testing.T, tok api.JoinToken, nodeKey nkeys.KeyPair) string 
 	nodePub, _ := nodeKey.PublicKey()
 	uc := jwt.NewUserClaims(nodePub)
 	uc.Name = "attacker"
+	uc.IssuerAccount = tok.Account
+	uc.UserPermissionLimits = jwt.UserPermissionLimits{}
 	s, err := uc.Encode(tokenKey)
 	if err != nil {
 		t.Fatal(err)
@@ -1019,15 +1022,37 @@ func testJoinAttacks(t *testing.T, c *testbed.Cluster) {
 	t.Run("a forged token with the right CA fingerprint is refused", func(t *testing.T) {
 		acc, _ := nkeys.CreateAccount()
 		seed, _ := acc.Seed()
+		signer, _ := nkeys.CreateAccount()
+		signerSeed, _ := signer.Seed()
 		real := parseToken(t, mustToken(t, c))
-		forged := api.JoinToken{CAFingerprint: real.CAFingerprint, Secret: string(seed)}
+		accPub, _ := acc.PublicKey()
+		for _, forged := range []api.JoinToken{
+			{CAFingerprint: real.CAFingerprint, Account: accPub, Secret: string(seed)},             // a self-made join account
+			{CAFingerprint: real.CAFingerprint, Account: real.Account, Secret: string(signerSeed)}, // the real account, another key
+		} {
+			before := snapshotStore(t, c)
+			_, err := edge.Join(ctx, url, forged, "forged", nil)
+			if err == nil {
+				t.Fatal("ATTACK SUCCEEDED: joined with a forged token")
+			}
+			if !errors.Is(err, nats.ErrAuthorization) {
+				t.Errorf("forged token: %v, want an authorization error", err)
+			}
+			noIdentity(t, c, "forged")
+			before.unchanged(t, c)
+		}
+	})
+
+	t.Run("a token without its join account is refused before connecting", func(t *testing.T) {
+		real := parseToken(t, mustToken(t, c))
+		forged := api.JoinToken{CAFingerprint: real.CAFingerprint, Secret: real.Secret}
 		before := snapshotStore(t, c)
 		_, err := edge.Join(ctx, url, forged, "forged", nil)
 		if err == nil {
 			t.Fatal("ATTACK SUCCEEDED: joined with a forged token")
 		}
-		if !errors.Is(err, nats.ErrAuthorization) {
-			t.Errorf("forged token: %v, want an authorization error", err)
+		if !strings.Contains(err.Error(), "names no join account") {
+			t.Errorf("token without its account: %v", err)
 		}
 		noIdentity(t, c, "forged")
 		before.unchanged(t, c)
@@ -1112,9 +1137,10 @@ func testJoinAttacks(t *testing.T, c *testbed.Cluster) {
 	})
 
 	t.Run("a token holder sees nothing of the cluster's traffic", func(t *testing.T) {
-		// The token's key is its account's key, so its holder can
-		// subscribe to anything — in that account, which imports only
-		// the join service.
+		// The token's key is a scoped signing key of the token's join
+		// account: whatever permissions its holder writes into its own
+		// user, the server allows only the join subject and its own
+		// join inbox (the subscription to > is refused).
 		everything, err := holder.SubscribeSync(">")
 		if err != nil {
 			t.Fatal(err)
@@ -1175,13 +1201,8 @@ func testJoinAttacks(t *testing.T, c *testbed.Cluster) {
 			}
 		}
 		if len(seen) > 0 {
-			t.Errorf("ATTACK SUCCEEDED (design gap, low impact): a token holder saw another device's join (%s got a credential) on %q. "+
-				"The token's secret is its account's own key, so its holder signs its own user JWT with any permissions and "+
-				"sees every join made with the same token: node names, public keys and node JWTs (useless without the "+
-				"device's seed; edge.Join ignores credentials the cluster did not issue), and it can answer other devices' "+
-				"joins with refusals. Fix: make the token's secret a scoped signing key (publish skiff.join, subscribe its own "+
-				"join inbox) of a join account whose key the control plane keeps; the token must then carry the account's public key.",
-				id.NodeName, seen)
+			t.Errorf("ATTACK SUCCEEDED: a token holder saw another device's join (%s got a credential) on %q: "+
+				"the token's scope must allow only the join subject and the holder's own join inbox", id.NodeName, seen)
 		}
 	})
 

@@ -34,10 +34,12 @@ var (
 const JoinClockSkew = 5 * time.Minute
 
 // joinRecord is a join token as the identities bucket keeps it
-// (join.<token public key>); never the secret.
+// (join.<token public key>); never the secret. PublicKey is the token's
+// scoped signing key, Account the join account it signs for.
 type joinRecord struct {
 	Name      string            `json:"name"`
 	PublicKey string            `json:"publicKey"`
+	Account   string            `json:"account"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Created   time.Time         `json:"created"`
 	Expires   *time.Time        `json:"expires,omitempty"`
@@ -227,12 +229,20 @@ func (id *Identities) CreateJoinToken(ctx context.Context, req api.JoinTokenRequ
 	} else if !errors.Is(err, ErrNotFound) {
 		return api.JoinTokenInfo{}, err
 	}
+	// The join account's own key is thrown away: accounts are signed by
+	// the operator, and nobody signs users with it. Devices sign their
+	// short-lived users with the token's scoped key, whose template is all
+	// they may do.
+	account, _, err := NewJoinKey()
+	if err != nil {
+		return api.JoinTokenInfo{}, err
+	}
 	pubKey, seed, err := NewJoinKey()
 	if err != nil {
 		return api.JoinTokenInfo{}, err
 	}
 	now := id.opts.Now().UTC().Truncate(time.Second)
-	rec := joinRecord{Name: name, PublicKey: pubKey, Labels: req.Labels, Created: now}
+	rec := joinRecord{Name: name, PublicKey: pubKey, Account: account, Labels: req.Labels, Created: now}
 	secs := int64(api.DefaultJoinTokenExpirationSeconds)
 	if req.ExpirationSeconds != nil {
 		secs = *req.ExpirationSeconds
@@ -249,7 +259,7 @@ func (id *Identities) CreateJoinToken(ctx context.Context, req api.JoinTokenRequ
 		return api.JoinTokenInfo{}, fmt.Errorf("record join token: %w", err)
 	}
 	info := rec.info()
-	info.Token = api.JoinToken{CAFingerprint: id.opts.CAFingerprint, Secret: seed}.String()
+	info.Token = api.JoinToken{CAFingerprint: id.opts.CAFingerprint, Account: account, Secret: seed}.String()
 	return info, nil
 }
 
@@ -258,7 +268,7 @@ func (id *Identities) putJoinAccount(ctx context.Context, rec joinRecord) error 
 	if rec.Expires != nil {
 		exp = *rec.Expires
 	}
-	tok, err := id.keys.JoinAccountJWT(rec.PublicKey, rec.Name, exp, rec.RevokedAt)
+	tok, err := id.keys.JoinAccountJWT(rec.Account, rec.PublicKey, rec.Name, exp, rec.RevokedAt)
 	if err != nil {
 		return err
 	}

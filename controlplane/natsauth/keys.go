@@ -259,6 +259,17 @@ func eventsRead() []string {
 	return []string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + st, "$JS.API.DIRECT.GET." + st, "$JS.API.DIRECT.GET." + st + ".>"}
 }
 
+// joinScope is what a joining device may do: ask to join, and hear the
+// answer in the inbox named by its own nkey (which the server checked).
+func joinScope(key string) *jwt.UserScope {
+	s := jwt.NewUserScope()
+	s.Key, s.Role = key, "join"
+	s.Description = "joining devices: only ask to join"
+	s.Template.Pub.Allow.Add(api.JoinSubject)
+	s.Template.Sub.Allow.Add(api.JoinInboxPrefix("{{subject()}}") + ".>")
+	return s
+}
+
 // eventsScope lets a reader follow events live, see the stream's info and
 // read its messages by direct get; nothing else (no consumers: a push
 // consumer's deliver subject could point anywhere).
@@ -301,12 +312,16 @@ func (k *Keys) EventsAccountJWT() (string, error) {
 	return tok, nil
 }
 
-// JoinAccountJWT is the account of one join token, named by the token's
-// key: it may only request the SKIFF account's join service, has no
-// JetStream, and ends with the token (expires; revokedAt set = every
-// user of it revoked, whenever issued).
-func (k *Keys) JoinAccountJWT(tokenKey, name string, expires time.Time, revokedAt *time.Time) (string, error) {
-	ac := jwt.NewAccountClaims(tokenKey)
+// JoinAccountJWT is the account of one join token: it may only request
+// the SKIFF account's join service, has no JetStream, and ends with the
+// token (expires; revoked = every user of it revoked). Its only signing key
+// is the token's key (signer), scoped so that a user it signs — which the
+// device holding the token makes itself — may publish only on the join
+// subject and receive only in the inbox named by its own nkey: holders of
+// one token cannot see or answer each other's joins.
+func (k *Keys) JoinAccountJWT(account, signer, name string, expires time.Time, revokedAt *time.Time) (string, error) {
+	ac := jwt.NewAccountClaims(account)
+	ac.SigningKeys.AddScopedSigner(joinScope(signer))
 	ac.Name = "join-" + name
 	if !expires.IsZero() {
 		ac.Expires = expires.Unix()
