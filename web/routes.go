@@ -54,7 +54,9 @@ func (s *Server) routes() {
 	e.GET(api.ResourcePath(api.EventKind(), ":"+paramNamespace, ":"+paramName), s.getEvent)
 
 	nodes, _ := api.LookupKind("Node")
-	s.register(nodes, verbs{get: true, list: true}, s.kind(nodes))
+	// Nodes are updated through the API (labels, taints, unschedulable),
+	// never created: an agent registers its node.
+	s.register(nodes, verbs{get: true, list: true, replace: true}, s.kind(nodes))
 
 	// Every other kind gets the full set of verbs.
 	for _, info := range api.Kinds() {
