@@ -50,6 +50,14 @@ type Config struct {
 	// <dataDir>/secrets-encryption.json. Every control-plane replica needs
 	// the same keys.
 	SecretsEncryptionKeyring string `json:"secretsEncryptionKeyring"`
+	// Insecure turns TLS and NATS authentication off: the API serves plain
+	// HTTP, the embedded NATS accepts anonymous clients over plain TCP
+	// and no identities are issued (agents connect without credentials).
+	// For benchmarks that measure the cost of security only: anyone who
+	// reaches the ports owns the cluster, so Validate refuses it unless
+	// api.listen and nats.listen are loopback addresses, and with an
+	// external NATS (nats.url). Config file or Go only; no flag.
+	Insecure bool `json:"insecure"`
 }
 
 // APIConfig configures the REST API and dashboard server.
@@ -433,6 +441,9 @@ func (c *Config) Validate() error {
 	if k := c.SecretsEncryptionKeyring; k != "" && !filepath.IsAbs(k) {
 		errs = append(errs, fmt.Errorf("secretsEncryptionKeyring: %q is not an absolute path", k))
 	}
+	if c.Insecure {
+		errs = append(errs, c.validateInsecure()...)
+	}
 	if c.LeaderTTL < time.Second {
 		errs = append(errs, errors.New("leaderTTL: must be at least 1s"))
 	}
@@ -450,6 +461,36 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("logFormat: %q is not text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// validateInsecure allows Insecure on loopback listen addresses only, and
+// with the embedded NATS only (it keeps an external NATS's trust).
+func (c *Config) validateInsecure() []error {
+	var errs []error
+	const why = "insecure (no TLS, no NATS authentication) is for benchmarks on one machine only"
+	for _, l := range []struct{ name, addr string }{{"api.listen", c.API.Listen}, {"nats.listen", c.NATS.Listen}} {
+		host, _, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			continue // reported above
+		}
+		if !isLoopback(host) {
+			errs = append(errs, fmt.Errorf("insecure: %s %q is not a loopback address (127.0.0.1, ::1, localhost); %s", l.name, l.addr, why))
+		}
+	}
+	if c.NATS.URL != "" {
+		errs = append(errs, fmt.Errorf("insecure: nats.url is set; %s, with the embedded NATS", why))
+	}
+	return errs
+}
+
+// isLoopback reports whether host (of a listen address) is a loopback
+// address or localhost; "" (every interface) is not.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Platform is this process's os and arch in Kubernetes' label values

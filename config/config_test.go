@@ -49,6 +49,10 @@ func TestValidateNamesEachBadField(t *testing.T) {
 		{func(c *config.Config) { c.Agent.HostPathAllow = []string{"srv/data"} }, "agent.hostPathAllow[0]"},
 		{func(c *config.Config) { c.Agent.HostPathAllow = []string{"/srv", "/srv/../etc"} }, "agent.hostPathAllow[1]"},
 		{func(c *config.Config) { c.Agent.HostPathAllow = []string{"/"} }, "agent.hostPathAllow[0]"},
+		{func(c *config.Config) { c.Insecure, c.API.Listen = true, "0.0.0.0:8080" }, "insecure"},
+		{func(c *config.Config) { c.Insecure, c.NATS.Listen = true, ":4222" }, "insecure"},
+		{func(c *config.Config) { c.Insecure, c.NATS.Listen = true, "192.168.1.10:4222" }, "insecure"},
+		{func(c *config.Config) { c.Insecure, c.NATS.URL = true, "nats://127.0.0.1:4222" }, "insecure"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -114,6 +118,49 @@ func TestValidateListsEveryProblemInFieldOrder(t *testing.T) {
 	want := []string{"dataDir", "api.listen", "nats.listen", "logFormat"}
 	if strings.Join(fields, ",") != strings.Join(want, ",") {
 		t.Errorf("problems name %v, want %v (in that order):\n%s", fields, want, err)
+	}
+}
+
+func TestInsecureIsRefusedUnlessEveryListenAddressIsLoopback(t *testing.T) {
+	for _, tt := range []struct {
+		api, nats string
+		wantErr   string // "" when valid
+	}{
+		{"127.0.0.1:0", "127.0.0.1:-1", ""},
+		{"[::1]:8080", "localhost:4222", ""},
+		{"127.0.0.2:8080", "LOCALHOST:4222", ""},
+		{"0.0.0.0:8080", "127.0.0.1:4222", `insecure: api.listen "0.0.0.0:8080" is not a loopback address`},
+		{"127.0.0.1:8080", "[::]:4222", `insecure: nats.listen "[::]:4222" is not a loopback address`},
+		{"127.0.0.1:8080", "edge.example:4222", `insecure: nats.listen "edge.example:4222" is not a loopback address`},
+	} {
+		cfg := config.Default()
+		cfg.Insecure, cfg.API.Listen, cfg.NATS.Listen = true, tt.api, tt.nats
+		err := cfg.Validate()
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("insecure on %s, %s: Validate() = %v, want nil", tt.api, tt.nats, err)
+		case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+			t.Errorf("insecure on %s, %s: Validate() = %v, want %q", tt.api, tt.nats, err, tt.wantErr)
+		}
+	}
+	// Off (the default), any address is fine.
+	cfg := config.Default()
+	cfg.API.Listen, cfg.NATS.Listen = "0.0.0.0:8080", "0.0.0.0:4222"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("secure on every interface: Validate() = %v, want nil", err)
+	}
+}
+
+func TestLoadFileReadsInsecure(t *testing.T) {
+	cfg := config.Default()
+	if cfg.Insecure {
+		t.Fatal("Default() is insecure, want TLS and authentication on")
+	}
+	if err := cfg.LoadFile(writeFile(t, "insecure: true\n")); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Insecure {
+		t.Error("insecure: true in the file did not set Insecure")
 	}
 }
 

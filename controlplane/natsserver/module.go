@@ -2,6 +2,7 @@ package natsserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -56,9 +57,14 @@ func (c *Conn) Close() {
 // Open starts the embedded server (unless cfg.NATS.URL names an external
 // one) and connects to it. The embedded server requires TLS (serving)
 // of TCP clients and runs in operator mode with the keys kept in the PKI
-// directory, made on first start (docs/security.md). In-process clients
-// use an in-process connection, which skips the TCP stack.
+// directory, made on first start (docs/security.md); with cfg.Insecure
+// (benchmarks only) it has neither, Keys is nil and so no identities are
+// issued. In-process clients use an in-process connection, which skips
+// the TCP stack.
 func Open(cfg config.Config, log *slog.Logger, serving *pki.Serving) (*Conn, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	c := &Conn{}
 	opts := []nats.Option{nats.Name("skiff-controlplane"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
 	var sysOpts []nats.Option
@@ -88,7 +94,21 @@ func Open(cfg config.Config, log *slog.Logger, serving *pki.Serving) (*Conn, err
 			sysOpts = []nats.Option{nats.Name("skiff-controlplane-system"), ca,
 				nats.UserJWTAndSeed(sys.JWT, string(sys.Seed)), nats.MaxReconnects(-1)}
 		}
+	} else if cfg.Insecure {
+		// Benchmarks of the cost of security only (config.Validate allows
+		// it on loopback addresses alone): no TLS, no operator mode, no
+		// identities; every client connects anonymously.
+		log.Warn("insecure: NATS serves without TLS and without authentication; anyone who reaches " + cfg.NATS.Listen + " owns the cluster")
+		s, err := Start(Options{Listen: cfg.NATS.Listen, StoreDir: cfg.Path("jetstream"), NoSync: cfg.NATS.NoSync}, log)
+		if err != nil {
+			return nil, err
+		}
+		c.Server, c.ClientURL, c.InProcessURL = s, "nats://"+hostPort(s), "nats://"+hostPort(s)
+		opts = append(opts, nats.InProcessServer(s))
 	} else {
+		if serving == nil {
+			return nil, errors.New("nats: the embedded server needs a serving certificate")
+		}
 		keys, err := natsauth.LoadOrCreateKeys(pki.Dir(cfg))
 		if err != nil {
 			return nil, err
