@@ -52,7 +52,9 @@ type Config struct {
 	SecretsEncryptionKeyring string `json:"secretsEncryptionKeyring"`
 	// Insecure turns TLS and NATS authentication off: the API serves plain
 	// HTTP, the embedded NATS accepts anonymous clients over plain TCP
-	// and no identities are issued (agents connect without credentials).
+	// and no identities are issued (agents connect without credentials,
+	// so a node's labels are only those its agent owns: there is no join
+	// to record others).
 	// For benchmarks that measure the cost of security only: anyone who
 	// reaches the ports owns the cluster, so Validate refuses it unless
 	// api.listen and nats.listen are loopback addresses, and with an

@@ -15,7 +15,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure Skiff on this machine; each benchmark starts what it needs in temp dirs",
 	}
-	cmd.AddCommand(newBenchWasmStartupCmd(), newBenchFleetCmd(), newBenchContainerStartupCmd(), newBenchWasmDensityCmd(), newBenchAPICmd())
+	cmd.AddCommand(newBenchWasmStartupCmd(), newBenchFleetCmd(), newBenchContainerStartupCmd(), newBenchWasmDensityCmd(), newBenchAPICmd(), newBenchJoinCmd())
 	return cmd
 }
 
@@ -25,11 +25,14 @@ func newBenchWasmStartupCmd() *cobra.Command {
 	var noRSS bool
 	cmd := &cobra.Command{
 		Use:   "wasm-startup",
-		Short: "Apply→Running latency of Wasm pods (module already compiled) beside bare wazero",
+		Short: "Apply→Running latency of Wasm pods (module already compiled) beside bare wazero, secure and insecure",
 		Long: `Starts an in-process cluster (embedded NATS with fsync, control plane, API, one agent)
 in a temp dir, uploads the module, runs one warm-up pod (fetch + compile), then applies
 --pods pods one after another, each timed from the create request until the API shows it
 started. The baseline is a bare wazero instantiate+run of the same compiled module.
+A second cluster with TLS and NATS authentication off (config insecure) runs beside it and
+the pods are applied to both alternately: the *_insecure keys and the
+*_ratio_secure_over_insecure ratios are the cost of security.
 Also reports the cold compile time and the idle RSS of 'skiff up' and of an agent alone.
 Ends with one key=value summary line.`,
 		Args: cobra.NoArgs,

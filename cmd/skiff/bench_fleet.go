@@ -19,6 +19,9 @@ agents in this process (real agent code and NATS connections, no-op runtime), th
 DaemonSet (one pod per agent) and a Deployment of --replicas pods, and times until the API lists
 every pod Running. Reports the scheduler's bind rate beside raw KV compare-and-swap writes per
 second on the same server, KV writes per pod, and the control plane's CPU seconds and peak RSS.
+All of it runs twice, each on a fresh server: with TLS and NATS authentication (agents join
+with a join token), then with both off (config insecure); the *_insecure keys and the
+*_ratio_secure_over_insecure ratios are the cost of security.
 Ends with one key=value summary line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -39,51 +39,121 @@ type FleetOptions struct {
 // agent code and NATS connections, no-op runtime), timed until every pod is
 // Running as the API lists them. Beside it: the scheduler's bind rate
 // against raw KV compare-and-swap writes per second on the same server.
+// All of it runs twice in the same run, on a fresh server each time: with
+// TLS and NATS authentication (agents join with a join token), then with
+// both off (config Insecure), for the cost of security.
 func Fleet(ctx context.Context, o FleetOptions) (*Summary, error) {
 	if o.Binary == "" {
 		return nil, fmt.Errorf("fleet: the skiff binary is required")
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
 	}
 	dir, err := os.MkdirTemp("", "skiff-fleet-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	res := make([]fleetResult, 0, len(securityModes))
+	for _, m := range securityModes {
+		r, err := fleetRun(ctx, o, filepath.Join(dir, m.name), m)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.name, err)
+		}
+		res = append(res, r)
+	}
+	sec, ins := res[0], res[1]
 	sum := &Summary{}
 	sum.Add("agents", o.Agents)
 	sum.Add("replicas", o.Replicas)
+	sum.Add("pods", o.Agents+o.Replicas)
+	sec.add(sum, "")
+	ins.add(sum, "_insecure")
+	sum.Add("agents_ready_ratio_secure_over_insecure", durationCost(sec.agentsReady, ins.agentsReady))
+	sum.Add("all_running_ratio_secure_over_insecure", durationCost(sec.allRunning, ins.allRunning))
+	sum.Add("bind_ratio_secure_over_insecure", securityCost(sec.bindRate, ins.bindRate))
+	return sum, nil
+}
 
-	srv := exec.CommandContext(ctx, o.Binary, "server", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1",
-		"--data-dir", filepath.Join(dir, "server"), "--log-level", "warn")
+// fleetResult is one security mode's run of the fleet benchmark.
+type fleetResult struct {
+	agentsReady, allRunning time.Duration
+	bindRate, casRate       float64
+	writesPerPod, cpu       float64
+	peakRSS                 int64
+}
+
+// add puts the result into sum, each key with suffix.
+func (r fleetResult) add(sum *Summary, suffix string) {
+	sum.Add("agents_ready_s"+suffix, fmt.Sprintf("%.1f", r.agentsReady.Seconds()))
+	sum.Add("all_running_s"+suffix, fmt.Sprintf("%.1f", r.allRunning.Seconds()))
+	sum.Add("bind_per_s"+suffix, fmt.Sprintf("%.0f", r.bindRate))
+	sum.Add("baseline_kv_cas_per_s"+suffix, fmt.Sprintf("%.0f", r.casRate))
+	sum.Add("ratio_bind_to_cas"+suffix, fmt.Sprintf("%.2f", r.bindRate/r.casRate))
+	sum.Add("kv_writes_per_pod"+suffix, fmt.Sprintf("%.2f", r.writesPerPod))
+	sum.Add("cp_cpu_s"+suffix, fmt.Sprintf("%.1f", r.cpu))
+	sum.Add("cp_peak_rss_mb"+suffix, fmt.Sprintf("%.0f", float64(r.peakRSS)/(1<<20)))
+}
+
+// fleetServerArgs are the arguments of the `skiff server` process of a
+// fleet run in dir: insecure through a config file (there is no flag).
+func fleetServerArgs(dir string, m securityMode) ([]string, error) {
+	args := []string{"server", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:-1",
+		"--data-dir", filepath.Join(dir, "server"), "--log-level", "warn"}
+	if m.insecure {
+		file := filepath.Join(dir, "server.yaml")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(file, []byte("insecure: true\n"), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--config", file)
+	}
+	return args, nil
+}
+
+// fleetRun is one run of the fleet benchmark in dir, in mode m: its own
+// `skiff server` process and its own hollow agents, stopped at the end.
+func fleetRun(ctx context.Context, o FleetOptions, dir string, m securityMode) (r fleetResult, err error) {
+	args, err := fleetServerArgs(dir, m)
+	if err != nil {
+		return r, err
+	}
+	srv := exec.CommandContext(ctx, o.Binary, args...)
 	srv.Env = append(os.Environ(), "SKIFF_CONFIG="+filepath.Join(dir, "client.yaml"))
 	urls, err := startAndRead(srv, 2)
 	if err != nil {
-		return nil, fmt.Errorf("skiff server: %w", err)
+		return r, fmt.Errorf("skiff server: %w", err)
 	}
 	defer stopProcess(srv)
 	access, err := accessFromConfig(filepath.Join(dir, "client.yaml"))
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	cl := access.client(urls["API"])
-	cpOpts, err := controlPlaneNATS(filepath.Join(dir, "server"))
-	if err != nil {
-		return nil, err
-	}
-	jt, err := joinToken(ctx, cl)
-	if err != nil {
-		return nil, err
+	var cpOpts []nats.Option
+	var jt string
+	if !m.insecure {
+		if cpOpts, err = controlPlaneNATS(filepath.Join(dir, "server")); err != nil {
+			return r, err
+		}
+		if jt, err = joinToken(ctx, cl); err != nil {
+			return r, err
+		}
 	}
 	nc, err := nats.Connect(urls["NATS"], append(cpOpts, nats.Name("skiff-bench-fleet"))...)
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 
-	// Agents.
+	// Agents: in the secure mode each joins with the join token (pinned
+	// TLS handshake, join request, its JWT) and connects with its identity.
 	start := time.Now()
 	agents, err := startHollowAgents(ctx, o.Agents, urls["NATS"], jt, dir)
 	defer func() {
@@ -95,23 +165,23 @@ func Fleet(ctx context.Context, o FleetOptions) (*Summary, error) {
 		wg.Wait()
 	}()
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	if err := waitReadyNodes(ctx, cl, o.Agents); err != nil {
-		return nil, err
+		return r, err
 	}
-	fmt.Fprintf(o.Out, "%d hollow agents joined and Ready in %.1fs\n", o.Agents, time.Since(start).Seconds())
+	r.agentsReady = time.Since(start)
+	fmt.Fprintf(o.Out, "%s: %d hollow agents joined and Ready in %.1fs\n", m.name, o.Agents, r.agentsReady.Seconds())
 
 	// Baseline: raw KV compare-and-swap writes on the same server.
-	casRate, err := kvCASRate(ctx, js, 5000, 16)
-	if err != nil {
-		return nil, err
+	if r.casRate, err = kvCASRate(ctx, js, 5000, 16); err != nil {
+		return r, err
 	}
-	fmt.Fprintf(o.Out, "baseline: %.0f KV CAS writes/s (16 writers, fsync on)\n", casRate)
+	fmt.Fprintf(o.Out, "%s: baseline: %.0f KV CAS writes/s (16 writers, fsync on)\n", m.name, r.casRate)
 
 	objects, err := js.Stream(ctx, "KV_"+api.ObjectsBucket)
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	seq0 := streamSeq(ctx, objects)
 	cpu0, _ := cpuSeconds(srv.Process.Pid)
@@ -120,61 +190,58 @@ func Fleet(ctx context.Context, o FleetOptions) (*Summary, error) {
 	w := newPodWatch()
 	stopWatch, err := w.run(ctx, js)
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	defer stopWatch()
 
 	t0 := time.Now()
 	if _, err := cl.CreateObject(ctx, fleetDaemonSet()); err != nil {
-		return nil, err
+		return r, err
 	}
 	if _, err := cl.CreateObject(ctx, fleetDeployment(o.Replicas)); err != nil {
-		return nil, err
+		return r, err
 	}
 	want := o.Agents + o.Replicas
-	var peakRSS int64
 	for {
 		if rss, err := RSSBytes(srv.Process.Pid); err == nil {
-			peakRSS = max(peakRSS, rss)
+			r.peakRSS = max(r.peakRSS, rss)
 		}
 		if w.running.Load() >= int64(want) {
 			n, err := countRunning(ctx, cl)
 			if err != nil {
-				return nil, err
+				return r, err
 			}
 			if n >= want {
 				break
 			}
 		}
 		if time.Since(t0) > 10*time.Minute {
-			return nil, fmt.Errorf("only %d of %d pods running after 10 minutes", w.running.Load(), want)
+			return r, fmt.Errorf("only %d of %d pods running after 10 minutes", w.running.Load(), want)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return r, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	total := time.Since(t0)
+	r.allRunning = time.Since(t0)
 	cpu1, _ := cpuSeconds(srv.Process.Pid)
-	writes := streamSeq(ctx, objects) - seq0
+	r.cpu = cpu1 - cpu0
+	r.writesPerPod = float64(streamSeq(ctx, objects)-seq0) / float64(want)
 	first, last, bound := w.bindSpan()
-	bindRate := float64(bound) / max(last.Sub(first).Seconds(), 1e-3)
+	r.bindRate = float64(bound) / max(last.Sub(first).Seconds(), 1e-3)
 	w.mu.Lock()
-	fmt.Fprintf(o.Out, "stages from the first create: creates %.1fs..%.1fs, binds %.1fs..%.1fs, last running %.1fs\n",
+	fmt.Fprintf(o.Out, "%s: stages from the first create: creates %.1fs..%.1fs, binds %.1fs..%.1fs, last running %.1fs\n", m.name,
 		w.firstCreate.Sub(t0).Seconds(), w.lastCreate.Sub(t0).Seconds(), first.Sub(t0).Seconds(), last.Sub(t0).Seconds(), w.lastRunning.Sub(t0).Seconds())
 	w.mu.Unlock()
-
-	sum.Add("pods", want)
-	sum.Add("all_running_s", fmt.Sprintf("%.1f", total.Seconds()))
-	sum.Add("bind_per_s", fmt.Sprintf("%.0f", bindRate))
-	sum.Add("baseline_kv_cas_per_s", fmt.Sprintf("%.0f", casRate))
-	sum.Add("ratio_bind_to_cas", fmt.Sprintf("%.2f", bindRate/casRate))
-	sum.Add("kv_writes_per_pod", fmt.Sprintf("%.2f", float64(writes)/float64(want)))
-	sum.Add("cp_cpu_s", fmt.Sprintf("%.1f", cpu1-cpu0))
-	sum.Add("cp_peak_rss_mb", fmt.Sprintf("%.0f", float64(peakRSS)/(1<<20)))
-	return sum, nil
+	return r, nil
 }
+
+// fleetLabel marks the hollow agents' nodes for the DaemonSet. It is a
+// label the agent owns (api.AgentLabelPrefix), which its registration sets
+// in both security modes: other labels of an agent's own come only with a
+// join, and an insecure cluster has no joins.
+const fleetLabel = api.AgentLabelPrefix + "fleet"
 
 func startHollowAgents(ctx context.Context, n int, natsURL, joinToken, dir string) ([]*app.Agent, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -193,7 +260,7 @@ func startHollowAgents(ctx context.Context, n int, natsURL, joinToken, dir strin
 			cfg.Agent.NodeName = name
 			cfg.Agent.NATSURL = natsURL
 			cfg.Agent.JoinToken = joinToken
-			cfg.Agent.Labels = map[string]string{"fleet": "bench"}
+			cfg.Agent.Labels = map[string]string{fleetLabel: "bench"}
 			a, err := app.StartAgent(ctx, cfg, log, app.Hollow())
 			if err != nil {
 				errs <- err
@@ -268,7 +335,7 @@ func fleetDaemonSet() *api.DaemonSet {
 		Spec: api.DaemonSetSpec{Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "node-agent"}},
 			Template: fleetTemplate("node-agent")},
 	}
-	d.Spec.Template.Spec.NodeSelector = map[string]string{"fleet": "bench"}
+	d.Spec.Template.Spec.NodeSelector = map[string]string{fleetLabel: "bench"}
 	api.SetDefaults(d)
 	return d
 }

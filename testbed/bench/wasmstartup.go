@@ -34,13 +34,18 @@ type WasmStartupOptions struct {
 
 // WasmStartup measures apply→Running of Wasm pods through the API on an
 // in-process cluster (one agent), with the module already compiled on the
-// agent, beside a bare wazero instantiate+run of the same module.
+// agent, beside a bare wazero instantiate+run of the same module; and the
+// same on a second cluster with TLS and NATS authentication off (config
+// Insecure), in the same run, for the cost of security.
 func WasmStartup(ctx context.Context, o WasmStartupOptions) (*Summary, error) {
 	if o.Pods <= 0 {
 		o.Pods = 200
 	}
 	if o.Module == nil {
 		o.Module = HelloModule()
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
 	}
 	if !api.IsWasmBinary(o.Module) {
 		return nil, fmt.Errorf("the module is not a Wasm binary module")
@@ -64,40 +69,51 @@ func WasmStartup(ctx context.Context, o WasmStartupOptions) (*Summary, error) {
 		return nil, err
 	}
 
-	c, err := testbed.StartCluster(ctx, testbed.ClusterOptions{Dir: filepath.Join(dir, "cluster"), Agents: 1})
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = c.Stop(context.Background()) }()
-	image, err := c.Client.UploadArtifact(ctx, bytes.NewReader(o.Module))
-	if err != nil {
-		return nil, err
-	}
-	// The first pod fetches and compiles the module on the agent.
-	first, err := applyAndWait(ctx, c, "warm-up", image)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(o.Out, "warm-up pod (fetch + first compile on the agent): %s ms\n", Ms(first))
-	lat := make([]time.Duration, 0, o.Pods)
-	for i := 0; i < o.Pods; i++ {
-		d, err := applyAndWait(ctx, c, fmt.Sprintf("bench-%d", i), image)
-		if err != nil {
-			return nil, err
+	// One cluster per security mode, side by side; the pods are applied
+	// alternately (secure, insecure, secure, …) so that both modes see the
+	// same load on the machine over the run.
+	runs := make([]*wasmStartupRun, 0, len(securityModes))
+	defer func() {
+		for _, r := range runs {
+			_ = r.c.Stop(context.Background())
 		}
-		lat = append(lat, d)
+	}()
+	for _, m := range securityModes {
+		r, err := startWasmStartupRun(ctx, filepath.Join(dir, m.name), m, o.Module, o.Pods)
+		if err != nil {
+			return nil, fmt.Errorf("%s cluster: %w", m.name, err)
+		}
+		runs = append(runs, r)
+		fmt.Fprintf(o.Out, "%s: warm-up pod (fetch + first compile on the agent): %s ms\n", m.name, Ms(r.first))
 	}
-	p50, p99 := Percentile(lat, 50), Percentile(lat, 99)
+	for i := 0; i < o.Pods; i++ {
+		for _, r := range runs {
+			d, err := applyAndWait(ctx, r.c, fmt.Sprintf("bench-%d", i), r.image)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", r.mode.name, err)
+			}
+			r.lat = append(r.lat, d)
+		}
+	}
+	sec, ins := runs[0], runs[1]
+	p50, p99 := Percentile(sec.lat, 50), Percentile(sec.lat, 99)
+	i50, i99 := Percentile(ins.lat, 50), Percentile(ins.lat, 99)
 	b50, b99 := Percentile(baseline, 50), Percentile(baseline, 99)
 	sum.Add("p50_ms", Ms(p50))
 	sum.Add("p99_ms", Ms(p99))
-	sum.Add("max_ms", Ms(Percentile(lat, 100)))
+	sum.Add("max_ms", Ms(Percentile(sec.lat, 100)))
 	sum.Add("baseline_p50_ms", Ms(b50))
 	sum.Add("baseline_p99_ms", Ms(b99))
 	sum.Add("ratio_p50", fmt.Sprintf("%.1f", float64(p50)/float64(max(b50, 1))))
 	sum.Add("ratio_p99", fmt.Sprintf("%.1f", float64(p99)/float64(max(b99, 1))))
+	sum.Add("p50_ms_insecure", Ms(i50))
+	sum.Add("p99_ms_insecure", Ms(i99))
+	sum.Add("max_ms_insecure", Ms(Percentile(ins.lat, 100)))
+	sum.Add("p50_ratio_secure_over_insecure", durationCost(p50, i50))
+	sum.Add("p99_ratio_secure_over_insecure", durationCost(p99, i99))
 	sum.Add("cold_compile_ms", Ms(cold))
-	sum.Add("first_pod_ms", Ms(first))
+	sum.Add("first_pod_ms", Ms(sec.first))
+	sum.Add("first_pod_ms_insecure", Ms(ins.first))
 
 	if o.Binary != "" {
 		rss, err := idleRSS(ctx, o.Binary, filepath.Join(dir, "rss"))
@@ -111,6 +127,37 @@ func WasmStartup(ctx context.Context, o WasmStartupOptions) (*Summary, error) {
 		sum.Add("agent_idle_anon_mb", mb(rss.agentAnon))
 	}
 	return sum, nil
+}
+
+// wasmStartupRun is one security mode's cluster of the wasm-startup
+// benchmark and its latencies.
+type wasmStartupRun struct {
+	mode  securityMode
+	c     *testbed.Cluster
+	image string
+	// first is the warm-up pod's apply→Running (fetch + compile).
+	first time.Duration
+	lat   []time.Duration
+}
+
+// startWasmStartupRun starts an in-process cluster (one agent) in the
+// mode, uploads the module and runs the warm-up pod, which fetches and
+// compiles it on the agent. The caller stops the cluster.
+func startWasmStartupRun(ctx context.Context, dir string, m securityMode, module []byte, pods int) (*wasmStartupRun, error) {
+	c, err := testbed.StartCluster(ctx, testbed.ClusterOptions{Dir: dir, Agents: 1, Configure: m.configure})
+	if err != nil {
+		return nil, err
+	}
+	r := &wasmStartupRun{mode: m, c: c, lat: make([]time.Duration, 0, pods)}
+	if r.image, err = c.Client.UploadArtifact(ctx, bytes.NewReader(module)); err != nil {
+		_ = c.Stop(context.Background())
+		return nil, err
+	}
+	if r.first, err = applyAndWait(ctx, c, "warm-up", r.image); err != nil {
+		_ = c.Stop(context.Background())
+		return nil, err
+	}
+	return r, nil
 }
 
 // applyAndWait creates a Wasm pod and polls the API until it has started
