@@ -14,6 +14,7 @@ import (
 	"github.com/skiff-sh/skiff/api"
 	"github.com/skiff-sh/skiff/config"
 	"github.com/skiff-sh/skiff/controlplane/store"
+	"github.com/skiff-sh/skiff/edge"
 )
 
 // TestEveryProcessGraphIsComplete checks the fx wiring of each process
@@ -26,12 +27,16 @@ func TestEveryProcessGraphIsComplete(t *testing.T) {
 	off := false
 	noContainerd := cfg
 	noContainerd.Agent.Containerd = &off
+	insecure := cfg
+	insecure.Insecure = true
 	graphs := map[string]fx.Option{
-		"server":       serverGraph(cfg, log, &Server{}),
-		"up":           upGraph(cfg, log, &Up{}),
-		"agent":        agentGraph(cfg, log, agentSettings{}, &Agent{}),
-		"agent-plain":  agentGraph(noContainerd, log, agentSettings{}, &Agent{}),
-		"agent-hollow": agentGraph(cfg, log, agentSettings{hollow: true}, &Agent{}),
+		"server":          serverGraph(cfg, log, &Server{}),
+		"up":              upGraph(cfg, log, &Up{}),
+		"server-insecure": serverGraph(insecure, log, &Server{}),
+		"up-insecure":     upGraph(insecure, log, &Up{}),
+		"agent":           agentGraph(cfg, log, agentSettings{}, &Agent{}),
+		"agent-plain":     agentGraph(noContainerd, log, agentSettings{}, &Agent{}),
+		"agent-hollow":    agentGraph(cfg, log, agentSettings{hollow: true}, &Agent{}),
 	}
 	// The check can fail: nothing in this graph provides a *Server.
 	if err := fx.ValidateApp(common(cfg, log), fx.Invoke(func(*Server) {})); err == nil {
@@ -85,5 +90,51 @@ func TestServerRefusesAKeyringOthersCanRead(t *testing.T) {
 	st, err := s.Store.SecretsEncryptionStatus(ctx)
 	if err != nil || st.Provider != api.SecretsEncryptionProvider || len(st.Keys) != 1 {
 		t.Fatalf("status = %+v, %v", st, err)
+	}
+}
+
+// TestInsecureUpRunsItsAgentWithoutCredentials: `skiff up` with config
+// Insecure (benchmarks only) serves plain HTTP, issues no identities, and
+// its own agent connects in-process without credentials and registers.
+func TestInsecureUpRunsItsAgentWithoutCredentials(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.NATS.Listen = "127.0.0.1:-1"
+	cfg.NATS.NoSync = true
+	cfg.Agent.NodeName = "local"
+	off := false
+	cfg.Agent.Containerd = &off
+	cfg.Insecure = true
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	u, err := StartUp(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = u.Stop(context.Background()) }()
+	if u.Identities != nil {
+		t.Error("an insecure `up` runs the identity service, want none")
+	}
+	if url := u.API.URL(); !strings.HasPrefix(url, "http://") {
+		t.Errorf("API at %s, want plain http://", url)
+	}
+	if _, err := os.Stat(edge.IdentityDir(cfg.Path("agent"))); !os.IsNotExist(err) {
+		t.Errorf("the local agent has an identity directory (%v), want none", err)
+	}
+	nodes, _ := api.LookupKind("Node")
+	for {
+		if _, err := u.Store.GetObject(ctx, nodes, "", "local"); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the local agent did not register within 60s")
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
