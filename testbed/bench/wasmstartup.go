@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -70,8 +71,9 @@ func WasmStartup(ctx context.Context, o WasmStartupOptions) (*Summary, error) {
 	}
 
 	// One cluster per security mode, side by side; the pods are applied
-	// alternately (secure, insecure, secure, …) so that both modes see the
-	// same load on the machine over the run.
+	// alternately, the mode that goes first switching every round (secure,
+	// insecure; insecure, secure; …), so that both modes see the same load
+	// on the machine over the run and neither always follows the other.
 	runs := make([]*wasmStartupRun, 0, len(securityModes))
 	defer func() {
 		for _, r := range runs {
@@ -87,7 +89,11 @@ func WasmStartup(ctx context.Context, o WasmStartupOptions) (*Summary, error) {
 		fmt.Fprintf(o.Out, "%s: warm-up pod (fetch + first compile on the agent): %s ms\n", m.name, Ms(r.first))
 	}
 	for i := 0; i < o.Pods; i++ {
-		for _, r := range runs {
+		round := slices.Clone(runs)
+		if i%2 == 1 {
+			slices.Reverse(round)
+		}
+		for _, r := range round {
 			d, err := applyAndWait(ctx, r.c, fmt.Sprintf("bench-%d", i), r.image)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", r.mode.name, err)
