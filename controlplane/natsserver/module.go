@@ -98,7 +98,8 @@ func Open(cfg config.Config, log *slog.Logger, serving *pki.Serving) (*Conn, err
 		// Benchmarks of the cost of security only (config.Validate allows
 		// it on loopback addresses alone): no TLS, no operator mode, no
 		// identities; every client connects anonymously.
-		log.Warn("insecure: NATS serves without TLS and without authentication; anyone who reaches " + cfg.NATS.Listen + " owns the cluster")
+		log.Warn("insecure (benchmarks only): the API and NATS serve without TLS and NATS without authentication; anyone who reaches "+
+			cfg.NATS.Listen+" or "+cfg.API.Listen+" owns the cluster", "nats", cfg.NATS.Listen, "api", cfg.API.Listen)
 		s, err := Start(Options{Listen: cfg.NATS.Listen, StoreDir: cfg.Path("jetstream"), NoSync: cfg.NATS.NoSync}, log)
 		if err != nil {
 			return nil, err
