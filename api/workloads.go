@@ -438,3 +438,24 @@ const (
 	ResourceLimitsCPU      ResourceName = "limits.cpu"
 	ResourceLimitsMemory   ResourceName = "limits.memory"
 )
+
+// PodSpecOf returns the pod spec obj carries, its own (a Pod) or its
+// template's (Deployment, ReplicaSet, DaemonSet, Job, CronJob), and the
+// field path of that spec; ok is false for kinds without one.
+func PodSpecOf(obj Object) (spec *PodSpec, path string, ok bool) {
+	switch o := obj.(type) {
+	case *Pod:
+		return &o.Spec, "spec", true
+	case *Deployment:
+		return &o.Spec.Template.Spec, "spec.template.spec", true
+	case *ReplicaSet:
+		return &o.Spec.Template.Spec, "spec.template.spec", true
+	case *DaemonSet:
+		return &o.Spec.Template.Spec, "spec.template.spec", true
+	case *Job:
+		return &o.Spec.Template.Spec, "spec.template.spec", true
+	case *CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.Spec, "spec.jobTemplate.spec.template.spec", true
+	}
+	return nil, "", false
+}

@@ -45,9 +45,11 @@ spec.replicas and a Deployment's spec.paused keep their stored values when
 the manifest leaves them out (so skiff scale and skiff rollout pause
 survive a re-apply).
 
-A Wasm pod (runtimeClassName: wasm) may name a module file beside the
-manifest as its image (image: ./app.wasm): apply uploads it to the control
-plane and runs the pod from the uploaded copy.
+A Wasm pod, or the pod template of a Deployment, ReplicaSet, DaemonSet, Job
+or CronJob (runtimeClassName: wasm), may name a module file beside the
+manifest as a container's image (image: ./app.wasm): apply uploads it to
+the control plane (as skiff push does) and stores the object with the
+uploaded copy's reference.
 
 Every document is checked before anything is sent; an invalid one is
 reported with its file and fields and not sent.
@@ -100,7 +102,7 @@ func runApply(cmd *cobra.Command, o applyOptions) error {
 	type ready struct {
 		manifest
 		obj     api.Object
-		modules map[int]string // container index → local module path
+		modules []localModule // containers whose image is a local module
 	}
 	var todo []ready
 	for _, m := range docs {
@@ -131,7 +133,7 @@ func runApply(cmd *cobra.Command, o applyOptions) error {
 		if mode != dryRunNone {
 			r.modules = nil
 		}
-		if err := uploadModules(cmd.Context(), c, r.obj, r.modules, uploaded); err != nil {
+		if err := uploadModules(cmd.Context(), c, r.modules, uploaded); err != nil {
 			if isConnectionError(err) {
 				return err
 			}
@@ -235,7 +237,7 @@ func splitManifest(name, dir string, b []byte) []manifest {
 // prepareObject decodes a document, fills in its namespace and defaults,
 // checks the local Wasm modules it names, and validates it as the server
 // will. It returns the local module paths to upload by container index.
-func prepareObject(m manifest, namespace string, namespaceSet bool) (api.Object, map[int]string, error) {
+func prepareObject(m manifest, namespace string, namespaceSet bool) (api.Object, []localModule, error) {
 	obj, err := api.Decode(m.doc)
 	if err != nil {
 		return nil, nil, applyError(m.label, err)
@@ -254,30 +256,35 @@ func prepareObject(m manifest, namespace string, namespaceSet bool) (api.Object,
 		return nil, nil, applyError(m.label, errors.New("metadata.name: required (apply finds the object again by its name)"))
 	}
 	api.SetDefaults(obj)
-	modules := map[int]string{}
-	if pod, ok := obj.(*api.Pod); ok && pod.Spec.IsWasm() {
-		for i := range pod.Spec.Containers {
-			ctr := &pod.Spec.Containers[i]
-			src, err := api.ParseWasmImage(ctr.Image)
-			if err != nil || src.Kind != api.WasmFromLocalFile {
-				continue // validation reports a bad reference
+	var modules []localModule
+	if spec, specPath, ok := api.PodSpecOf(obj); ok && spec.IsWasm() {
+		for _, list := range []struct {
+			name string
+			ctrs []api.Container
+		}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
+			for i := range list.ctrs {
+				ctr := &list.ctrs[i]
+				src, err := api.ParseWasmImage(ctr.Image)
+				if err != nil || src.Kind != api.WasmFromLocalFile {
+					continue // validation reports a bad reference
+				}
+				field := fmt.Sprintf("%s.%s[%d].image", specPath, list.name, i)
+				path := src.Path
+				if !filepath.IsAbs(path) {
+					path = filepath.Join(m.dir, path)
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return nil, nil, applyError(m.label, fmt.Errorf("%s: cannot read %s: %w", field, ctr.Image, unwrapPathError(err)))
+				}
+				if !api.IsWasmBinary(b) {
+					return nil, nil, applyError(m.label, fmt.Errorf("%s: %s is not a Wasm module (no \\0asm header)", field, ctr.Image))
+				}
+				// Validate with the reference the upload will return.
+				sum := sha256.Sum256(b)
+				ctr.Image = api.ArtifactRef("sha256:" + hex.EncodeToString(sum[:]))
+				modules = append(modules, localModule{container: ctr, field: field, path: path})
 			}
-			field := fmt.Sprintf("spec.containers[%d].image", i)
-			path := src.Path
-			if !filepath.IsAbs(path) {
-				path = filepath.Join(m.dir, path)
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return nil, nil, applyError(m.label, fmt.Errorf("%s: cannot read %s: %w", field, ctr.Image, unwrapPathError(err)))
-			}
-			if !api.IsWasmBinary(b) {
-				return nil, nil, applyError(m.label, fmt.Errorf("%s: %s is not a Wasm module (no \\0asm header)", field, ctr.Image))
-			}
-			// Validate with the reference the upload will return.
-			sum := sha256.Sum256(b)
-			ctr.Image = api.ArtifactRef("sha256:" + hex.EncodeToString(sum[:]))
-			modules[i] = path
 		}
 	}
 	if err := api.Validate(obj); err != nil {
@@ -286,29 +293,47 @@ func prepareObject(m manifest, namespace string, namespaceSet bool) (api.Object,
 	return obj, modules, nil
 }
 
-// uploadModules uploads a pod's local modules (once per path per run) and
-// points its containers at the uploaded copies.
-func uploadModules(ctx context.Context, c *client.Client, obj api.Object, modules map[int]string, uploaded map[string]string) error {
-	pod, ok := obj.(*api.Pod)
-	if !ok {
-		return nil
-	}
-	for i, path := range modules {
-		ref, ok := uploaded[path]
+// localModule is a container of a manifest whose image is a local Wasm
+// file: field names its image, path the file.
+type localModule struct {
+	container *api.Container
+	field     string
+	path      string
+}
+
+// uploadModules uploads the local modules of an object's pod spec or pod
+// template (once per path per run) and points their containers at the
+// uploaded copies.
+func uploadModules(ctx context.Context, c *client.Client, modules []localModule, uploaded map[string]string) error {
+	for _, m := range modules {
+		ref, ok := uploaded[m.path]
 		if !ok {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return fmt.Errorf("spec.containers[%d].image: %w", i, err)
+			var err error
+			if ref, err = pushModule(ctx, c, m.path); err != nil {
+				return fmt.Errorf("%s: %w", m.field, err)
 			}
-			ref, err = c.UploadArtifact(ctx, bytes.NewReader(b))
-			if err != nil {
-				return fmt.Errorf("upload %s: %w", path, err)
-			}
-			uploaded[path] = ref
+			uploaded[m.path] = ref
 		}
-		pod.Spec.Containers[i].Image = ref
+		m.container.Image = ref
 	}
 	return nil
+}
+
+// pushModule uploads the Wasm module at path and returns its reference,
+// skiff://artifacts/sha256:<hex>.
+func pushModule(ctx context.Context, c *client.Client, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s: %w", path, unwrapPathError(err))
+	}
+	if !api.IsWasmBinary(b) {
+		return "", fmt.Errorf("%s is not a Wasm module (no \\0asm header)", path)
+	}
+	ref, err := c.UploadArtifact(ctx, bytes.NewReader(b))
+	if err != nil {
+		return "", fmt.Errorf("upload %s: %w", path, err)
+	}
+	return ref, nil
 }
 
 // updateAttempts bounds the retries of a replace that lost a race.

@@ -390,3 +390,69 @@ func TestApplyDryRunWritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// Every workload with a pod template takes a local module, not only Pods
+// (fleet delivery): apply uploads it once and stores the template with the
+// artifact's reference.
+func TestApplyUploadsLocalWasmModulesOfEveryPodTemplate(t *testing.T) {
+	e := startCLIEnv(t)
+	dir := t.TempDir()
+	mod := minimalWasm("sensor")
+	if err := os.WriteFile(filepath.Join(dir, "sensor.wasm"), mod, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := writeFile(t, dir, "fleet.yaml", `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: sensor}
+spec:
+  selector: {matchLabels: {app: sensor}}
+  template:
+    metadata: {labels: {app: sensor}}
+    spec:
+      runtimeClassName: wasm
+      initContainers: [{name: setup, image: ./sensor.wasm}]
+      containers: [{name: sensor, image: ./sensor.wasm}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  template:
+    spec:
+      runtimeClassName: wasm
+      restartPolicy: Never
+      containers: [{name: once, image: ./sensor.wasm}]
+`)
+	if out := e.mustRun("apply", "-f", f); out != "daemonset.apps/sensor created\njob.batch/once created\n" {
+		t.Fatalf("apply printed %q", out)
+	}
+	sum := sha256.Sum256(mod)
+	want := api.ArtifactRef("sha256:" + hex.EncodeToString(sum[:]))
+	for _, c := range []struct{ kind, name string }{{"DaemonSet", "sensor"}, {"Job", "once"}} {
+		info, _ := api.LookupKind(c.kind)
+		name := c.name
+		obj, err := e.store.GetObject(t.Context(), info, "default", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, path, _ := api.PodSpecOf(obj)
+		for i, ctr := range append(append([]api.Container{}, spec.InitContainers...), spec.Containers...) {
+			if ctr.Image != want {
+				t.Errorf("%s %s: %s container %d image = %q, want %s", c.kind, name, path, i, ctr.Image, want)
+			}
+		}
+	}
+	// skiff push prints the same reference for the same module.
+	if out := e.mustRun("push", filepath.Join(dir, "sensor.wasm")); out != filepath.Join(dir, "sensor.wasm")+"\t"+want+"\n" {
+		t.Fatalf("push printed %q, want the path and %s", out, want)
+	}
+}
+
+func TestPushRefusesAFileThatIsNotWasm(t *testing.T) {
+	e := startCLIEnv(t)
+	f := writeFile(t, t.TempDir(), "app.tar", "not a module")
+	_, _, err := e.run("push", f)
+	if err == nil || !strings.Contains(err.Error(), "is not a Wasm module") {
+		t.Fatalf("push of a non-module = %v", err)
+	}
+}

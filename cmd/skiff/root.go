@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 		newKubeconfigCmd(),
 		newNATSCmd(),
 		newSecretsEncryptionCmd(),
+		newPushCmd(),
 	)
 	return root
 }

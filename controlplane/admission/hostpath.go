@@ -15,31 +15,10 @@ import (
 // checks again against its own allowlist (edge.Options.HostPathAllow),
 // so a path must also be one the node's operator allowed.
 
-// PodSpecOf returns the pod spec obj carries, its own (a Pod) or its
-// template's (Deployment, ReplicaSet, DaemonSet, Job, CronJob), and the
-// field path of that spec; ok is false for kinds without one.
-func PodSpecOf(obj api.Object) (spec *api.PodSpec, path string, ok bool) {
-	switch o := obj.(type) {
-	case *api.Pod:
-		return &o.Spec, "spec", true
-	case *api.Deployment:
-		return &o.Spec.Template.Spec, "spec.template.spec", true
-	case *api.ReplicaSet:
-		return &o.Spec.Template.Spec, "spec.template.spec", true
-	case *api.DaemonSet:
-		return &o.Spec.Template.Spec, "spec.template.spec", true
-	case *api.Job:
-		return &o.Spec.Template.Spec, "spec.template.spec", true
-	case *api.CronJob:
-		return &o.Spec.JobTemplate.Spec.Template.Spec, "spec.jobTemplate.spec.template.spec", true
-	}
-	return nil, "", false
-}
-
 // HostPathFields lists the field paths of obj's hostPath volumes, such as
 // "spec.volumes[0].hostPath" or "spec.template.spec.volumes[1].hostPath".
 func HostPathFields(obj api.Object) []string {
-	spec, p, ok := PodSpecOf(obj)
+	spec, p, ok := api.PodSpecOf(obj)
 	if !ok {
 		return nil
 	}
@@ -68,8 +47,8 @@ func AdmitHostPath(obj, stored api.Object, mayUseHostPath bool) error {
 		return nil
 	}
 	if stored != nil {
-		was, _, _ := PodSpecOf(stored)
-		now, _, _ := PodSpecOf(obj)
+		was, _, _ := api.PodSpecOf(stored)
+		now, _, _ := api.PodSpecOf(obj)
 		if was != nil && reflect.DeepEqual(was, now) {
 			return nil
 		}
