@@ -50,7 +50,11 @@ func (a *Agent) nodeObject() *api.Node {
 	}
 	var handlers []api.NodeRuntimeHandler
 	for _, d := range a.driverList {
-		handlers = append(handlers, api.NodeRuntimeHandler{Name: d.Capabilities().Runtime})
+		c := d.Capabilities()
+		handlers = append(handlers, api.NodeRuntimeHandler{Name: c.Runtime})
+		if c.Engine != "" {
+			labels[api.AgentLabelPrefix+c.Runtime+"-engine"] = c.Engine
+		}
 	}
 	var addrs []api.NodeAddress
 	if ip := a.HostIP(); ip != "" {

@@ -56,6 +56,10 @@ type Capabilities struct {
 	// MemoryLimit and CPULimit say the driver enforces those limits.
 	MemoryLimit bool
 	CPULimit    bool
+	// Engine says how the runtime runs code where that differs between
+	// nodes ("compiler" or "interpreter" for Wasm); "" otherwise. Nodes
+	// show it as the label agent.skiff.sh/<runtime>-engine.
+	Engine string
 }
 
 // TaskConfig is everything a driver needs to run one container.

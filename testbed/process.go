@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"regexp"
 	"strings"
 	"sync"
@@ -33,6 +34,46 @@ func BuildSkiff(t testing.TB) string {
 		t.Fatalf("build skiff: %v\n%s", err, b)
 	}
 	return out
+}
+
+// BuildSkiffFor cross-builds the skiff binary for linux/goarch (goarm for
+// arm: "7" for armv7), static (CGO_ENABLED=0) as `go tool task build:all`
+// builds device binaries.
+func BuildSkiffFor(t testing.TB, goarch, goarm string) string {
+	t.Helper()
+	root, err := fixtures.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "skiff-linux-"+goarch+goarm)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/skiff")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "GOARM="+goarm, "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build skiff for %s%s: %v\n%s", goarch, goarm, err, b)
+	}
+	return out
+}
+
+// Emulator is the qemu-user-static binary that runs linux/goarch programs
+// on this machine ("" when goarch is this machine's own): called
+// explicitly, since binfmt_misc may not be registered. Missing, the test
+// fails under CI (go tool task test installs it) and is skipped elsewhere.
+func Emulator(t testing.TB, goarch string) string {
+	t.Helper()
+	name := map[string]string{"arm64": "qemu-aarch64-static", "arm": "qemu-arm-static", "amd64": "qemu-x86_64-static"}[goarch]
+	if goarch == runtime.GOARCH {
+		return ""
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	msg := name + " is missing: install it with `go tool task deps:qemu` (as root: apt-get install qemu-user-static)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
 }
 
 // BuildExample builds the Wasm module of an example under testbed/examples

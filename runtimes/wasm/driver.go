@@ -263,7 +263,7 @@ func (d *Driver) Close(ctx context.Context) error {
 
 // Capabilities implements runtimes.Driver.
 func (d *Driver) Capabilities() runtimes.Capabilities {
-	return runtimes.Capabilities{Runtime: DriverName, MemoryLimit: true, CPULimit: threadClocksSupported}
+	return runtimes.Capabilities{Runtime: DriverName, MemoryLimit: true, CPULimit: threadClocksSupported, Engine: d.engine}
 }
 
 // Start implements runtimes.Driver. It compiles the module unless a
