@@ -319,15 +319,13 @@ func uploadModules(ctx context.Context, c *client.Client, modules []localModule,
 	return nil
 }
 
-// pushModule uploads the Wasm module at path and returns its reference,
+// pushModule uploads the Wasm module at path (a module, or an OCI archive
+// of a Wasm artifact) and returns its reference,
 // skiff://artifacts/sha256:<hex>.
 func pushModule(ctx context.Context, c *client.Client, path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := moduleFromFile(path)
 	if err != nil {
-		return "", fmt.Errorf("cannot read %s: %w", path, unwrapPathError(err))
-	}
-	if !api.IsWasmBinary(b) {
-		return "", fmt.Errorf("%s is not a Wasm module (no \\0asm header)", path)
+		return "", err
 	}
 	ref, err := c.UploadArtifact(ctx, bytes.NewReader(b))
 	if err != nil {

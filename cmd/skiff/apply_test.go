@@ -452,7 +452,7 @@ func TestPushRefusesAFileThatIsNotWasm(t *testing.T) {
 	e := startCLIEnv(t)
 	f := writeFile(t, t.TempDir(), "app.tar", "not a module")
 	_, _, err := e.run("push", f)
-	if err == nil || !strings.Contains(err.Error(), "is not a Wasm module") {
+	if err == nil || !strings.Contains(err.Error(), "is neither a Wasm module") || !strings.Contains(err.Error(), "nor an OCI archive") {
 		t.Fatalf("push of a non-module = %v", err)
 	}
 }
