@@ -27,6 +27,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/skiff-sh/skiff/api"
+	"github.com/skiff-sh/skiff/controlplane/store"
 	"github.com/skiff-sh/skiff/testbed"
 	"github.com/skiff-sh/skiff/web/ui"
 )
@@ -473,6 +474,21 @@ spec:
 	if _, err := c.Client.GetObject(ctx, api.KindOf(&api.ConfigMap{}), "default", "settings"); err != nil {
 		t.Fatalf("the ConfigMap the page applied: %v", err)
 	}
+
+	// A pod in CrashLoopBackOff has phase Running; the overview counts it
+	// as failing, not as running. Its status is written as its agent
+	// writes it.
+	b.goTo("overview")
+	b.waitFor("no failing pod yet", textIs(`#ov-phases dd[data-count="Failing"]`, "0"))
+	if _, err := store.For[*api.Pod](c.Server.Store).Mutate(ctx, "default", "live-1", func(p *api.Pod) error {
+		p.Status.ContainerStatuses = []api.ContainerStatus{{Name: "app", RestartCount: 3,
+			State: api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 40s restarting failed container"}}}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the crashing pod counted as failing", textIs(`#ov-phases dd[data-count="Failing"]`, "1"))
+	b.screenshot("overview-failing")
 }
 
 // TestDashboardFollowsAPodsLogLive runs a real Wasm module that ticks and

@@ -476,10 +476,14 @@ function renderOverview() {
     { label: "Ready", value: (r) => String(r.ready) },
     { label: "Not ready", value: (r) => String(r.notReady) },
   ]);
-  const phases = { Pending: 0, Running: 0, Succeeded: 0, Failed: 0, Unknown: 0 };
+  // A pod whose phase is Running but whose containers crash or cannot
+  // start (CrashLoopBackOff, ErrImagePull, OOMKilled…) is not counted as
+  // Running: it needs attention.
+  const phases = { Pending: 0, Running: 0, Failing: 0, Succeeded: 0, Failed: 0, Unknown: 0 };
   const runtimes = { Wasm: 0, Container: 0 };
   for (const p of sorted("pods")) {
-    const ph = (p.status && p.status.phase) || "Pending";
+    let ph = (p.status && p.status.phase) || "Pending";
+    if (ph === "Running" && podStatus(p).badge === "bad") ph = "Failing";
     phases[ph] = (phases[ph] || 0) + 1;
     runtimes[podRuntime(p)]++;
   }
