@@ -526,10 +526,18 @@ func TestNewFailsOnAnUnusableCacheDir(t *testing.T) {
 
 func TestCapabilities(t *testing.T) {
 	d := newDriver(t, wasm.Options{})
-	// CPU limits need Linux's per-thread CPU clocks (see cpu_test.go).
-	want := runtimes.Capabilities{Runtime: "wasm", MemoryLimit: true, CPULimit: runtime.GOOS == "linux"}
+	// CPU limits need Linux's per-thread CPU clocks (see cpu_test.go);
+	// wazero compiles on amd64 and arm64 and interprets elsewhere.
+	engine := "interpreter"
+	if runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" {
+		engine = "compiler"
+	}
+	want := runtimes.Capabilities{Runtime: "wasm", MemoryLimit: true, CPULimit: runtime.GOOS == "linux", Engine: engine}
 	if got := d.Capabilities(); got != want {
 		t.Fatalf("Capabilities %+v, want %+v", got, want)
+	}
+	if got := newDriver(t, wasm.Options{Interpreter: true}).Capabilities().Engine; got != "interpreter" {
+		t.Errorf("Capabilities().Engine with Options.Interpreter = %q, want interpreter", got)
 	}
 }
 
