@@ -170,7 +170,9 @@ func startTestAPI(t *testing.T, tune ...func(*Options)) *testAPI {
 		t.Fatalf("start api: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A generous bound: on a busy machine the lists still waiting for a
+		// slot take their time to end.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := a.srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
